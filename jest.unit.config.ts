@@ -1,0 +1,7 @@
+// Unit specs (*.spec.ts): pure, no servers.
+export default {
+  ...require('./jest.preset.js'),
+  rootDir: '.',
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/tools'],
+  testMatch: ['**/*.spec.ts'],
+};

@@ -1,0 +1,70 @@
+/**
+ * The topic registry: every Kafka topic Headroom uses, with its partitioning and retention.
+ * A topic is never renamed; a breaking change is a new `.v2` topic.
+ */
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  /** Kafka topic-level configs applied at creation. */
+  readonly config: Readonly<Record<string, string>>;
+  readonly description: string;
+}
+
+export const Topics = {
+  telemetry: {
+    name: 'headroom.telemetry.v1',
+    partitions: 12,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600 * 1000) },
+    description: 'Encrypted telemetry batches from producers; key = tenant[#shard].',
+  },
+  aggregates: {
+    name: 'headroom.aggregates.v1',
+    partitions: 12,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600 * 1000) },
+    description: 'Closed time windows per tenant and series (count, sum, min, max, quantiles).',
+  },
+  signals: {
+    name: 'headroom.signals.v1',
+    partitions: 12,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600 * 1000) },
+    description: 'Anomaly, forecast and drift signals per tenant and series.',
+  },
+  alerts: {
+    name: 'headroom.alerts.v1',
+    partitions: 12,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000) },
+    description: 'Alert state transitions (firing, resolved) per tenant.',
+  },
+  control: {
+    name: 'headroom.control.v1',
+    partitions: 1,
+    config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(3600 * 1000) },
+    description: 'Compacted: tenants, API keys (hashed), wrapped data keys, alert rules. Latest value per key wins.',
+  },
+  audit: {
+    name: 'headroom.audit.v1',
+    partitions: 3,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(365 * 24 * 3600 * 1000) },
+    description: 'Audit events from every service, stored by control.',
+  },
+  dlq: {
+    name: 'headroom.dlq.v1',
+    partitions: 3,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000) },
+    description: 'Records that can never be processed, with the reason and original headers.',
+  },
+} as const satisfies Record<string, TopicSpec>;
+
+export type TopicKey = keyof typeof Topics;
+export type TopicName = (typeof Topics)[TopicKey]['name'];
+
+export const allTopics: readonly TopicSpec[] = Object.values(Topics);
+
+/** Record headers carried on every Headroom record. */
+export const Headers = {
+  tenant: 'hr-tenant',
+  schema: 'hr-schema',
+  codec: 'hr-codec',
+  keyVersion: 'hr-key',
+  traceparent: 'traceparent',
+} as const;

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The README's test command: real servers up, then lint, type-check, unit, integration and end-to-end tests.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export NX_DAEMON=false NX_NO_CLOUD=true
+mkdir -p tmp/test-results
+status=0
+step() { local name=$1; shift; echo "::: $name"; local t0=$(date +%s); "$@"; local rc=$?; echo "::: $name: rc=$rc in $(( $(date +%s) - t0 ))s"; [ $rc -eq 0 ] || status=1; return $rc; }
+
+step infra npm run -s infra:up || { echo "infrastructure did not start; see tmp/infra/logs"; exit 1; }
+step lint npm run -s lint
+step typecheck npm run -s typecheck
+step unit npx jest -c jest.unit.config.ts --json --outputFile=tmp/test-results/unit.json
+step integration npx jest -c jest.int.config.ts --runInBand --json --outputFile=tmp/test-results/int.json
+step e2e npx jest -c jest.e2e.config.ts --runInBand --json --outputFile=tmp/test-results/e2e.json
+
+# One closing line for the whole run, summed over the three jest runs.
+node tools/test/summary.js tmp/test-results/unit.json tmp/test-results/int.json tmp/test-results/e2e.json || status=1
+exit $status
