@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { defineMessage } from './message';
+import { FiniteNumberSchema, IsoDateSchema, MetricNameSchema, TenantIdSchema } from './common.schema';
+import { Topics } from './topics';
+
+/**
+ * Records on the compacted headroom.control.v1. The record key (see `controlKey`) makes the latest
+ * value per entity win; a tombstone (null value) deletes it. Other services learn tenants, API keys,
+ * data keys and alert configuration from this topic only.
+ */
+export const TenantRecordSchema = z.object({
+  kind: z.literal('tenant'),
+  tenant: TenantIdSchema,
+  displayName: z.string().min(1).max(200),
+  status: z.enum(['active', 'suspended']),
+  /** Partitions a huge tenant spreads over (key `tenant#k`); each series stays on one. */
+  shards: z.number().int().min(1).max(64),
+  locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'must be a BCP 47 tag like fr or fr-FR'),
+  createdAt: IsoDateSchema,
+});
+
+export const ApiKeyScopeSchema = z.enum(['ingest', 'read', 'admin']);
+export type ApiKeyScope = z.infer<typeof ApiKeyScopeSchema>;
+
+export const ApiKeyRecordSchema = z.object({
+  kind: z.literal('api_key'),
+  keyId: z.string().regex(/^[a-z0-9]{8,32}$/),
+  tenant: TenantIdSchema,
+  /** SHA-256 (hex) of the full secret: the secret itself never leaves control's response. */
+  secretHash: z.string().regex(/^[0-9a-f]{64}$/),
+  scopes: z.array(ApiKeyScopeSchema).min(1),
+  createdAt: IsoDateSchema,
+  revokedAt: IsoDateSchema.optional(),
+});
+
+export const DataKeyRecordSchema = z.object({
+  kind: z.literal('data_key'),
+  tenant: TenantIdSchema,
+  purpose: z.enum(['data', 'pseudonym']),
+  version: z.number().int().positive(),
+  kekId: z.string().min(1).max(64),
+  wrapped: z.string().min(1),
+  createdAt: IsoDateSchema,
+  state: z.enum(['active', 'retired']),
+});
+
+export const ThresholdRuleSchema = z.object({
+  id: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/),
+  metric: MetricNameSchema,
+  stat: z.enum(['p50', 'p95', 'p99', 'min', 'max', 'avg', 'count', 'sum']),
+  op: z.enum(['>', '>=', '<', '<=']),
+  threshold: FiniteNumberSchema,
+  severity: z.enum(['critical', 'warning', 'info']).default('warning'),
+});
+export type ThresholdRule = z.infer<typeof ThresholdRuleSchema>;
+
+export const AlertConfigRecordSchema = z.object({
+  kind: z.literal('alert_config'),
+  tenant: TenantIdSchema,
+  slackChannel: z.string().regex(/^[#@]?[a-zA-Z0-9._-]{1,80}$/).optional(),
+  rules: z.array(ThresholdRuleSchema).max(500),
+  updatedAt: IsoDateSchema,
+});
+
+/** Erasure: every service destroys the tenant's keys (crypto-shredding) and deletes its data. */
+export const TenantErasedRecordSchema = z.object({
+  kind: z.literal('tenant_erased'),
+  tenant: TenantIdSchema,
+  erasedAt: IsoDateSchema,
+});
+
+export const ControlRecordSchema = z.discriminatedUnion('kind', [
+  TenantRecordSchema,
+  ApiKeyRecordSchema,
+  DataKeyRecordSchema,
+  AlertConfigRecordSchema,
+  TenantErasedRecordSchema,
+]);
+export type ControlRecord = z.infer<typeof ControlRecordSchema>;
+export type TenantRecord = z.infer<typeof TenantRecordSchema>;
+export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
+export type DataKeyRecord = z.infer<typeof DataKeyRecordSchema>;
+export type AlertConfigRecord = z.infer<typeof AlertConfigRecordSchema>;
+
+/** Compaction key: one per entity, so the latest record per entity survives. */
+export function controlKey(record: ControlRecord): string {
+  switch (record.kind) {
+    case 'tenant':
+      return `tenant/${record.tenant}`;
+    case 'api_key':
+      return `api_key/${record.keyId}`;
+    case 'data_key':
+      return `data_key/${record.tenant}/${record.purpose}/${record.version}`;
+    case 'alert_config':
+      return `alert_config/${record.tenant}`;
+    case 'tenant_erased':
+      return `tenant_erased/${record.tenant}`;
+  }
+}
+
+export const ControlRecordMessage = defineMessage({
+  name: 'control-record',
+  version: 1,
+  topic: Topics.control,
+  schema: ControlRecordSchema,
+  tenantScoped: false,
+});
