@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { baseEnvSchema, ConfigError, loadConfig, portEnv } from './load-config';
+
+const schema = baseEnvSchema.merge(portEnv(4010));
+const kek = Buffer.alloc(32, 7).toString('base64');
+
+describe('loadConfig', () => {
+  it('applies defaults that point at the local stack', () => {
+    const cfg = loadConfig(schema, { HEADROOM_KEK: kek });
+    expect(cfg.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
+    expect(cfg.PORT).toBe(4010);
+  });
+
+  it('reports every problem at once, each with its key', () => {
+    let error: unknown;
+    try {
+      loadConfig(schema, { KAFKA_BROKERS: 'not a broker', PORT: '99999', HEADROOM_KEK: 'c2hvcnQ=' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const keys = (error as ConfigError).problems.map((p) => p.key).sort();
+    expect(keys).toEqual(['HEADROOM_KEK', 'KAFKA_BROKERS', 'PORT']);
+    expect((error as ConfigError).message).toContain('KAFKA_BROKERS');
+  });
+
+  it('never echoes a secret value in its error', () => {
+    const secret = 'dGhpcyBpcyBub3QgMzIgYnl0ZXMgbG9uZw==';
+    try {
+      loadConfig(z.object({ HEADROOM_KEK: baseEnvSchema.shape.HEADROOM_KEK }), { HEADROOM_KEK: secret });
+      throw new Error('expected a ConfigError');
+    } catch (e) {
+      expect((e as Error).message).not.toContain(secret);
+    }
+  });
+});

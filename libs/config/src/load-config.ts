@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { key: string; message: string }[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.key}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates a whole environment at once and reports every problem with its key (as the
+ * Collector's confmap does), instead of failing on the first missing variable.
+ * The environment is passed in: libraries never read process.env.
+ */
+export function loadConfig<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => ({ key: i.path.join('.') || '(env)', message: i.message })));
+  }
+  return result.data;
+}
+
+const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** Variables every service shares. Defaults point at the local stack started by `npm run infra:up`. */
+export const baseEnvSchema = z.object({
+  KAFKA_BROKERS: z
+    .string()
+    .default('127.0.0.1:9092')
+    .transform(csv)
+    .refine((l) => l.length > 0 && l.every((b) => /^[^:\s]+:\d+$/.test(b)), 'must be a comma-separated list of host:port'),
+  HEADROOM_KEK: z
+    .string({ required_error: 'is required: base64 of a 32-byte key-encryption key (see README)' })
+    .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be base64 of exactly 32 bytes'),
+  HEADROOM_KEK_ID: z.string().min(1).default('kek-1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().default('127.0.0.1'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+});
+
+export const databaseEnvSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .default('postgres://headroom:headroom@127.0.0.1:5432/headroom')
+    .refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// URL'),
+});
+
+export const redisEnvSchema = z.object({
+  REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .refine((s) => /^rediss?:\/\//.test(s), 'must be a redis:// URL'),
+});
+
+export const portEnv = (defaultPort: number) =>
+  z.object({ PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort) });

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { MessageContract } from '@headroom/contracts';
+import { decodeRecord } from './codec';
+import type { KafkaLogger } from './client';
+
+/**
+ * Reads a whole compacted topic (the control topic) into the caller's state, from the beginning, on
+ * every start, and follows it. Every instance sees every record: each reader gets a fresh group id
+ * and never commits. `caughtUp()` turns true once the high watermarks seen at start are reached,
+ * which services use for readiness (no request is served on a partial view of tenants and keys).
+ */
+export class CompactedTopicReader {
+  private readonly consumer: Consumer;
+  private targets = new Map<number, bigint>();
+  private done = false;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly opts: {
+      contract: MessageContract;
+      groupPrefix: string;
+      logger: KafkaLogger;
+      apply: (key: string | null, value: unknown) => void;
+    },
+  ) {
+    this.consumer = kafka.consumer({ groupId: `${opts.groupPrefix}-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
+  }
+
+  caughtUp(): boolean {
+    return this.done;
+  }
+
+  waitUntilCaughtUp(): Promise<void> {
+    return this.done ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+
+  async start(): Promise<void> {
+    const topic = this.opts.contract.topic.name;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const p of await admin.fetchTopicOffsets(topic)) {
+        const high = BigInt(p.high);
+        if (high > BigInt(p.low)) this.targets.set(p.partition, high);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    if (this.targets.size === 0) this.markCaughtUp();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
+        const key = message.key ? message.key.toString('utf8') : null;
+        const decoded = decodeRecord(topic, key, message.value, headers, new Set([this.opts.contract.id]), undefined);
+        if (decoded.ok) {
+          try {
+            this.opts.apply(key, decoded.value);
+          } catch (err) {
+            // One bad record must not stop the view: log it (control publishes validated records only).
+            this.opts.logger.error({ key, err: String(err) }, 'control record could not be applied');
+          }
+        } else {
+          this.opts.logger.error({ key, code: decoded.code, reason: decoded.reason }, 'invalid control record skipped');
+        }
+        const target = this.targets.get(partition);
+        if (target !== undefined && BigInt(message.offset) + 1n >= target) {
+          this.targets.delete(partition);
+          if (this.targets.size === 0) this.markCaughtUp();
+        }
+      },
+    });
+  }
+
+  private markCaughtUp(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}

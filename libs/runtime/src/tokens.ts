@@ -1,0 +1,5 @@
+/** Injection tokens for the runtime's shared objects. */
+export const LOGGER = Symbol('LOGGER');
+export const METRICS = Symbol('METRICS');
+export const READINESS = Symbol('READINESS');
+export const SERVICE_NAME = Symbol('SERVICE_NAME');
