@@ -1,0 +1,74 @@
+/**
+ * `npm run infra:up | infra:down | infra:status`: the real Kafka, PostgreSQL and Redis that the
+ * services and integration tests use, on one Debian machine without Docker or systemd.
+ * Idempotent; env vars (KAFKA_BROKERS, DATABASE_URL, REDIS_URL) point at external servers instead.
+ * See docs/infra.md.
+ */
+import { InfraContext, createContext, ensureDirs } from './context';
+import { downKafka, statusKafka, upKafka, upTopics } from './kafka';
+import { downPostgres, statusPostgres, upPostgres } from './postgres';
+import { InfraError } from './process';
+import { downRedis, statusRedis, upRedis } from './redis';
+
+const USAGE = 'usage: cli.ts up | down | status';
+
+async function up(ctx: InfraContext): Promise<void> {
+  const started = Date.now();
+  ctx.log(`logs: ${ctx.logDir}`);
+  // Sequential on purpose: apt-get installs cannot run side by side (dpkg lock), and 2 cores are shared.
+  const databaseUrl = await upPostgres(ctx);
+  const redisUrl = await upRedis(ctx);
+  const kafkaBrokers = await upKafka(ctx);
+  await upTopics(ctx, kafkaBrokers);
+  ctx.log(`infra: up in ${((Date.now() - started) / 1000).toFixed(1)}s; logs in ${ctx.logDir}`);
+  ctx.log('');
+  ctx.log(`KAFKA_BROKERS=${kafkaBrokers}`);
+  ctx.log(`DATABASE_URL=${databaseUrl}`);
+  ctx.log(`REDIS_URL=${redisUrl}`);
+}
+
+async function down(ctx: InfraContext): Promise<void> {
+  // Reverse order: Kafka's controlled shutdown first, then the stores.
+  await downKafka(ctx);
+  await downRedis(ctx);
+  await downPostgres(ctx);
+}
+
+async function status(ctx: InfraContext): Promise<void> {
+  for (const line of await Promise.all([statusKafka(ctx), statusPostgres(ctx), statusRedis(ctx)])) ctx.log(line);
+  ctx.log(`logs: ${ctx.logDir}`);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const command = argv[0];
+  const commands: Record<string, (ctx: InfraContext) => Promise<void>> = { up, down, status };
+  const action = command ? commands[command] : undefined;
+  if (!action || argv.length > 1) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const ctx = createContext();
+  ensureDirs(ctx);
+  try {
+    await action(ctx);
+    return 0;
+  } catch (err) {
+    if (err instanceof InfraError) {
+      process.stderr.write(`\ninfra ${command} failed at step "${err.step}": ${err.message}\n`);
+      if (err.logFile) process.stderr.write(`read the log: ${err.logFile}\n`);
+    } else {
+      process.stderr.write(`\ninfra ${command} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.stderr.write(`all infra logs: ${ctx.logDir}\n`);
+    return 1;
+  }
+}
+
+// Explicit exit: client sockets (kafkajs, ioredis, pg) must not keep the command alive.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${String(err)}\n`);
+    process.exit(1);
+  },
+);
