@@ -33,3 +33,4 @@ export function createKafkaClient(conn: KafkaConnection): Kafka {
       },
   });
 }
+export type { Kafka as KafkaClient } from 'kafkajs';

@@ -1,0 +1,4 @@
+export * from './api-key';
+export * from './tenant-directory';
+export * from './tenancy.module';
+export * from './tokens';

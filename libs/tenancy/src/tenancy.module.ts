@@ -1,0 +1,80 @@
+import { DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { Registry } from 'prom-client';
+import { ControlRecordMessage } from '@headroom/contracts';
+import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import { CompactedTopicReader, createKafkaClient, createKafkaMetrics, RecordPublisher, type KafkaClient } from '@headroom/kafka';
+import { LOGGER, METRICS, READINESS, type Logger, type Readiness } from '@headroom/runtime';
+import { TenantDirectory } from './tenant-directory';
+import { KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from './tokens';
+
+export interface TenancyOptions {
+  service: string;
+  brokers: string[];
+  kekBase64: string;
+  kekId: string;
+}
+
+/**
+ * Per-service platform wiring: the Kafka client, the tenant keyring (unwrapping data keys with the
+ * deployment's KEK), the tenant directory fed by the control topic, and a connected publisher.
+ * The service is ready only once the control topic has been read up to where it was at start.
+ */
+@Injectable()
+class TenancyLifecycle implements OnModuleInit, OnApplicationShutdown {
+  private reader: CompactedTopicReader | undefined;
+
+  constructor(
+    @Inject(KAFKA) private readonly kafka: KafkaClient,
+    @Inject(PUBLISHER) private readonly publisher: RecordPublisher,
+    @Inject(TenantDirectory) private readonly directory: TenantDirectory,
+    @Inject(READINESS) private readonly readiness: Readiness,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject('TENANCY_SERVICE') private readonly service: string,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.reader = new CompactedTopicReader(this.kafka, {
+      contract: ControlRecordMessage,
+      groupPrefix: `${this.service}-control`,
+      logger: this.logger,
+      apply: (key, value) => this.directory.apply(key, value),
+    });
+    this.readiness.register('kafka_producer', () => this.publisher.isConnected());
+    this.readiness.register('control_caught_up', () => this.reader?.caughtUp() ?? false);
+    await this.publisher.connect();
+    await this.reader.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.reader?.stop();
+    await this.publisher.disconnect();
+  }
+}
+
+@Global()
+@Module({})
+export class TenancyModule {
+  static forRoot(options: TenancyOptions): DynamicModule {
+    return {
+      module: TenancyModule,
+      providers: [
+        { provide: 'TENANCY_SERVICE', useValue: options.service },
+        {
+          provide: KAFKA,
+          inject: [LOGGER],
+          useFactory: (logger: Logger) => createKafkaClient({ brokers: options.brokers, clientId: options.service, logger }),
+        },
+        { provide: KEYRING, useFactory: () => new TenantKeyring(KeyEncryptionKey.fromBase64(options.kekBase64, options.kekId)) },
+        { provide: TenantDirectory, inject: [KEYRING], useFactory: (k: TenantKeyring) => new TenantDirectory(k) },
+        { provide: KAFKA_METRICS, inject: [METRICS], useFactory: (registry: Registry) => createKafkaMetrics(registry) },
+        {
+          provide: PUBLISHER,
+          inject: [KAFKA, KEYRING, KAFKA_METRICS],
+          useFactory: (kafka: KafkaClient, keyring: TenantKeyring, m: ReturnType<typeof createKafkaMetrics>) => new RecordPublisher(kafka, keyring, m.produced),
+        },
+        TenancyLifecycle,
+      ],
+      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER],
+    };
+  }
+}

@@ -1,0 +1,108 @@
+import {
+  ControlRecordSchema,
+  type AlertConfigRecord,
+  type ApiKeyRecord,
+  type ApiKeyScope,
+  type ControlRecord,
+  type TenantRecord,
+} from '@headroom/contracts';
+import type { TenantKeyring } from '@headroom/crypto';
+import { hashApiKey, hashesEqual, parseApiKey } from './api-key';
+
+export interface Principal {
+  tenant: string;
+  keyId: string;
+  scopes: ApiKeyScope[];
+}
+
+/**
+ * Every service's view of tenants, API keys, data keys and alert configuration, built only from the
+ * compacted control topic (latest record per key wins; a tombstone deletes). Data keys go straight
+ * into the keyring; an erasure record shreds the tenant's keys.
+ */
+export class TenantDirectory {
+  private readonly tenantsById = new Map<string, TenantRecord>();
+  private readonly apiKeys = new Map<string, ApiKeyRecord>();
+  private readonly alertConfigs = new Map<string, AlertConfigRecord>();
+  private readonly erased = new Set<string>();
+  private readonly listeners: ((record: ControlRecord) => void)[] = [];
+
+  constructor(readonly keyring: TenantKeyring) {}
+
+  apply(key: string | null, value: unknown): void {
+    if (value === null) {
+      this.deleteByKey(key);
+      return;
+    }
+    const record = ControlRecordSchema.parse(value);
+    switch (record.kind) {
+      case 'tenant':
+        if (!this.erased.has(record.tenant)) this.tenantsById.set(record.tenant, record);
+        break;
+      case 'api_key':
+        if (!this.erased.has(record.tenant)) this.apiKeys.set(record.keyId, record);
+        break;
+      case 'data_key':
+        if (this.erased.has(record.tenant)) break;
+        this.keyring.add(record);
+        if (record.state === 'retired') this.keyring.retire(record.tenant, record.version);
+        break;
+      case 'alert_config':
+        if (!this.erased.has(record.tenant)) this.alertConfigs.set(record.tenant, record);
+        break;
+      case 'tenant_erased':
+        this.erase(record.tenant);
+        break;
+    }
+    for (const l of this.listeners) l(record);
+  }
+
+  onRecord(listener: (record: ControlRecord) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The principal behind an API key, if the key exists, is not revoked, and carries the scope. */
+  authenticate(secret: string | undefined, scope: ApiKeyScope): Principal | undefined {
+    if (!secret) return undefined;
+    const parsed = parseApiKey(secret);
+    if (!parsed) return undefined;
+    const record = this.apiKeys.get(parsed.keyId);
+    if (!record || record.revokedAt || !hashesEqual(record.secretHash, hashApiKey(secret))) return undefined;
+    if (!record.scopes.includes(scope) && !record.scopes.includes('admin')) return undefined;
+    const tenant = this.tenantsById.get(record.tenant);
+    if (!tenant || tenant.status !== 'active') return undefined;
+    return { tenant: record.tenant, keyId: record.keyId, scopes: record.scopes };
+  }
+
+  tenant(id: string): TenantRecord | undefined {
+    return this.tenantsById.get(id);
+  }
+
+  tenants(): TenantRecord[] {
+    return [...this.tenantsById.values()];
+  }
+
+  alertConfig(tenant: string): AlertConfigRecord | undefined {
+    return this.alertConfigs.get(tenant);
+  }
+
+  isErased(tenant: string): boolean {
+    return this.erased.has(tenant);
+  }
+
+  private erase(tenant: string): void {
+    this.erased.add(tenant);
+    this.tenantsById.delete(tenant);
+    this.alertConfigs.delete(tenant);
+    for (const [id, k] of this.apiKeys) if (k.tenant === tenant) this.apiKeys.delete(id);
+    this.keyring.destroy(tenant);
+  }
+
+  private deleteByKey(key: string | null): void {
+    if (!key) return;
+    const [kind, id] = key.split('/');
+    if (kind === 'tenant') this.tenantsById.delete(id);
+    else if (kind === 'api_key') this.apiKeys.delete(id);
+    else if (kind === 'alert_config') this.alertConfigs.delete(id);
+  }
+}

@@ -1,0 +1,4 @@
+export * from './expect-eventually';
+export * from './slack-mock';
+export * from './service-process';
+export * from './infra';
