@@ -22,13 +22,15 @@ export async function pingRedis(url: string, timeoutMs = 3_000): Promise<string 
     // One attempt: a down server is an answer here, not something to wait out.
     retryStrategy: () => null,
   });
-  client.on('error', () => undefined);
+  // The connection error (e.g. ECONNREFUSED) arrives as an event; connect() only says "Connection is closed".
+  let lastError: string | undefined;
+  client.on('error', (err: Error) => (lastError = err.message));
   try {
     await client.connect();
     const reply = await client.ping();
     return reply === 'PONG' ? undefined : `unexpected reply ${reply}`;
   } catch (err) {
-    return (err as Error).message;
+    return lastError ?? (err as Error).message;
   } finally {
     client.disconnect();
   }
