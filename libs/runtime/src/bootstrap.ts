@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { Type } from '@nestjs/common';
+import type { DynamicModule, Type } from '@nestjs/common';
 import { NestPinoLogger, type Logger } from './logger';
 import { READINESS } from './tokens';
 import type { Readiness } from './readiness';
@@ -20,7 +20,7 @@ export interface BootstrapOptions {
  * lets modules finish in-flight work (their shutdown hooks stop consumers and commit offsets),
  * closes the HTTP server, and exits; a hung shutdown is cut off after `shutdownTimeoutMs`.
  */
-export async function bootstrapService(module: Type<unknown>, options: BootstrapOptions): Promise<NestFastifyApplication> {
+export async function bootstrapService(module: Type<unknown> | DynamicModule, options: BootstrapOptions): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     module,
     new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 10 * 1024 * 1024 }),
