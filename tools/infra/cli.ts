@@ -2,15 +2,17 @@
  * `npm run infra:up | infra:down | infra:status`: the real Kafka, PostgreSQL and Redis that the
  * services and integration tests use, on one Debian machine without Docker or systemd.
  * Idempotent; env vars (KAFKA_BROKERS, DATABASE_URL, REDIS_URL) point at external servers instead.
+ * `topics` only ensures the registry topics on KAFKA_BROKERS (deployment Job / compose init).
  * See docs/infra.md.
  */
 import { InfraContext, createContext, ensureDirs } from './context';
-import { downKafka, statusKafka, upKafka, upTopics } from './kafka';
+import { waitForBroker } from '@headroom/kafka';
+import { DEFAULT_KAFKA_BROKERS, brokersFrom, downKafka, statusKafka, upKafka, upTopics } from './kafka';
 import { downPostgres, statusPostgres, upPostgres } from './postgres';
 import { InfraError } from './process';
 import { downRedis, statusRedis, upRedis } from './redis';
 
-const USAGE = 'usage: cli.ts up | down | status';
+const USAGE = 'usage: cli.ts up | down | status | topics';
 
 async function up(ctx: InfraContext): Promise<void> {
   const started = Date.now();
@@ -39,16 +41,28 @@ async function status(ctx: InfraContext): Promise<void> {
   ctx.log(`logs: ${ctx.logDir}`);
 }
 
+/** Only the registry topics, on KAFKA_BROKERS (or the local broker): what a deployment's Job runs. */
+async function topics(ctx: InfraContext): Promise<void> {
+  const brokers = ctx.env.KAFKA_BROKERS || DEFAULT_KAFKA_BROKERS;
+  try {
+    await waitForBroker(brokersFrom(brokers), 120_000);
+  } catch (err) {
+    throw new InfraError('kafka', (err as Error).message);
+  }
+  await upTopics(ctx, brokers);
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const command = argv[0];
-  const commands: Record<string, (ctx: InfraContext) => Promise<void>> = { up, down, status };
+  const commands: Record<string, (ctx: InfraContext) => Promise<void>> = { up, down, status, topics };
   const action = command ? commands[command] : undefined;
   if (!action || argv.length > 1) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
   const ctx = createContext();
-  ensureDirs(ctx);
+  // `topics` runs in read-only containers too: it writes nothing locally.
+  if (command !== 'topics') ensureDirs(ctx);
   try {
     await action(ctx);
     return 0;
