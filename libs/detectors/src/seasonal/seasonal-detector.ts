@@ -1,6 +1,19 @@
 import { ConfigIssue, IssueCollector, assertValid } from '../common/validation';
-import { StreamingDetector, formatNumber, normalTail } from '../common/streaming';
+import { StreamingDetector, formatNumber } from '../common/streaming';
 
+/**
+ * Streaming anomaly detector for one series, O(1) time and ~300 bytes of state per point.
+ *
+ * Two views of each point, the larger wins:
+ *  1. Seasonal residual. expected = level + hour-of-day offset (interpolated between hour
+ *     centres) + day-of-week offset; residuals are scaled by a robust EW mean absolute
+ *     residual and also accumulated into a sustained-shift statistic (catches level shifts
+ *     and flat lines a point test misses). The surprise is compared with the decayed peak
+ *     surprise of the recent past, so only a record-breaking event scores above 0.5: a
+ *     series that is always noisy calibrates itself, and a long event alerts once.
+ *  2. Range novelty. A value beyond the (slowly forgotten) historical min/max scores above
+ *     0.5 by how far it goes, relative to the historical span.
+ */
 export const SEASONAL_DETECTOR_TYPE = 'seasonal';
 
 export interface SeasonalDetectorConfig {
@@ -8,16 +21,26 @@ export interface SeasonalDetectorConfig {
   warmup: number;
   /** EWMA factor of the level. */
   levelAlpha: number;
-  /** Learning rate of hour-of-day and day-of-week offsets. */
+  /** Learning rate of the hour-of-day offsets. */
   seasonAlpha: number;
+  /** Learning rate of the day-of-week offsets. */
   weekAlpha: number;
   /** EWMA factor of the mean absolute residual (the scale). */
   scaleAlpha: number;
-  /** Residuals are clipped at this many scales before updating, so spikes don't drag the baseline. */
+  /** Residuals are clipped at this many scales before learning, so spikes don't drag the baseline. */
   clip: number;
-  /** Short and long memories of the surprise signal (anomaly-likelihood style). */
-  shortAlpha: number;
-  longAlpha: number;
+  /** EWMA factor of the signed residual used to spot sustained shifts. */
+  shiftAlpha: number;
+  /** Per-point decay of the recent peak surprise that a point must beat to score above 0.5. */
+  peakDecay: number;
+  /** Floor of the peak surprise, log1p(σ): Gaussian noise alone should not set records. */
+  minPeak: number;
+  /** Per-point pull of the historical min/max towards the level (forgets old extremes slowly). */
+  rangeDecay: number;
+  /** Excess beyond the range (in spans) ignored, so noise nudging the extremes stays quiet. */
+  rangeMargin: number;
+  /** Range excess (in spans) that maps to a score of 0.75. */
+  rangeHalf: number;
   /** Unit used in explanations, e.g. "ms". */
   unit: string;
 }
@@ -29,16 +52,24 @@ export const defaultSeasonalDetectorConfig: SeasonalDetectorConfig = {
   weekAlpha: 0.01,
   scaleAlpha: 0.01,
   clip: 4,
-  shortAlpha: 0.3,
-  longAlpha: 0.002,
+  shiftAlpha: 0.1,
+  peakDecay: 0.9995,
+  minPeak: Math.log1p(5),
+  rangeDecay: 0.99995,
+  rangeMargin: 0,
+  rangeHalf: 1,
   unit: '',
 };
 
 export function validateSeasonalDetectorConfig(c: SeasonalDetectorConfig): ConfigIssue[] {
   const v = new IssueCollector();
   v.nonNegativeInt('warmup', c.warmup);
-  for (const key of ['levelAlpha', 'seasonAlpha', 'weekAlpha', 'scaleAlpha', 'shortAlpha', 'longAlpha'] as const) v.inRange(key, c[key], 0, 1);
+  for (const key of ['levelAlpha', 'seasonAlpha', 'weekAlpha', 'scaleAlpha', 'shiftAlpha'] as const) v.inRange(key, c[key], 0, 1, key === 'weekAlpha' || key === 'seasonAlpha');
+  for (const key of ['peakDecay', 'rangeDecay'] as const) v.inRange(key, c[key], 0, 1);
   v.positive('clip', c.clip);
+  v.positive('rangeHalf', c.rangeHalf);
+  if (!Number.isFinite(c.rangeMargin) || c.rangeMargin < 0) v.add('rangeMargin', 'must be a non-negative number');
+  if (!Number.isFinite(c.minPeak) || c.minPeak < 0) v.add('minPeak', 'must be a non-negative number');
   if (typeof c.unit !== 'string') v.add('unit', 'must be a string');
   return v.issues;
 }
@@ -49,14 +80,17 @@ export interface SeasonalDetectorState {
   scale: number;
   daily: number[];
   weekly: number[];
-  short: number;
-  mean: number;
-  variance: number;
+  shift: number;
+  peak: number;
+  lo: number;
+  hi: number;
 }
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+/** Points before the peak surprise starts being tracked (the scale is meaningless before). */
+const PEAK_START = 30;
 
 export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState> {
   private n = 0;
@@ -64,14 +98,19 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
   private scale = 0;
   private readonly daily = new Float64Array(24);
   private readonly weekly = new Float64Array(7);
-  private short = 0;
-  private mean = 0;
-  private variance = 0;
+  private shift = 0;
+  private peak = 0;
+  private lo = 0;
+  private hi = 0;
   // Last point, kept only for explain().
   private lastT = 0;
   private lastX = 0;
   private lastExpected = 0;
   private lastZ = 0;
+  private lastShiftZ = 0;
+  private lastRange = 0;
+  private lastLo = 0;
+  private lastHi = 0;
   private lastScore = 0;
 
   constructor(
@@ -85,9 +124,10 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       this.scale = state.scale;
       this.daily.set(state.daily);
       this.weekly.set(state.weekly);
-      this.short = state.short;
-      this.mean = state.mean;
-      this.variance = state.variance;
+      this.shift = state.shift;
+      this.peak = state.peak;
+      this.lo = state.lo;
+      this.hi = state.hi;
     }
   }
 
@@ -95,38 +135,59 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
     const c = this.config;
     this.lastT = timestamp;
     this.lastX = value;
+    // A gap in the data must not poison the state.
     if (!Number.isFinite(value)) return (this.lastScore = 0);
     if (this.n === 0) {
       this.level = value;
-      this.scale = 0;
+      this.lo = value;
+      this.hi = value;
     }
     this.n++;
+
     // Hour-of-day offset, linearly interpolated between hour centres so 5-minute data follows the curve.
-    const dayPos = ((((timestamp % DAY) + DAY) % DAY) / HOUR) - 0.5;
+    const dayPos = (((timestamp % DAY) + DAY) % DAY) / HOUR - 0.5;
     const h0 = Math.floor(dayPos);
     const frac = dayPos - h0;
     const i0 = (h0 + 24) % 24;
     const i1 = (h0 + 25) % 24;
-    const dow = (Math.floor(timestamp / DAY) + 4) % 7; // 1970-01-01 was a Thursday
-    const wd = dow < 0 ? dow + 7 : dow;
-    const seasonal = this.daily[i0] * (1 - frac) + this.daily[i1] * frac + this.weekly[wd];
-    const expected = this.level + seasonal;
+    const dow = (((Math.floor(timestamp / DAY) + 4) % 7) + 7) % 7; // 1970-01-01 was a Thursday
+    const expected = this.level + this.daily[i0] * (1 - frac) + this.daily[i1] * frac + this.weekly[dow];
     const e = value - expected;
     const s = this.scale > 0 ? this.scale : Math.abs(e) + 1e-9;
-    const z = Math.abs(e) / (1.2533 * s + 1e-9 * (Math.abs(expected) + 1));
-    const raw = Math.log1p(z);
-    this.short += c.shortAlpha * (raw - this.short);
+    // 1.2533·mean|e| estimates σ for Gaussian noise; the tiny relative floor keeps flat lines finite.
+    const z = e / (1.2533 * s + 1e-9 * (Math.abs(expected) + 1));
+    const zc = z > 10 ? 10 : z < -10 ? -10 : z;
+    this.shift += c.shiftAlpha * (zc - this.shift);
+    const shiftZ = Math.abs(this.shift) * Math.sqrt((2 - c.shiftAlpha) / c.shiftAlpha);
+    const az = Math.abs(z);
+    const surprise = Math.log1p(az > shiftZ ? az : shiftZ);
 
     let score = 0;
+    let range = 0;
+    const span = this.hi - this.lo;
+    if (span > 0) range = Math.max(value - this.hi, this.lo - value, 0) / span - c.rangeMargin;
     if (this.n > c.warmup) {
-      const sd = Math.sqrt(this.variance) + 1e-6;
-      score = 1 - normalTail((this.short - this.mean) / sd);
+      if (this.peak > 0) {
+        const r = surprise / (this.peak > c.minPeak ? this.peak : c.minPeak);
+        score = r / (1 + r);
+      }
+      if (range > 0) {
+        const rs = 0.5 + (0.5 * range) / (range + c.rangeHalf);
+        if (rs > score) score = rs;
+      }
     }
+
     // Learn after scoring: no look-ahead.
-    const dev = raw - this.mean;
-    const la = this.n < 1 / c.longAlpha ? 1 / this.n : c.longAlpha;
-    this.mean += la * dev;
-    this.variance += la * (dev * dev - this.variance);
+    if (this.n > PEAK_START) {
+      const decayed = this.peak * c.peakDecay;
+      this.peak = surprise > decayed ? surprise : decayed;
+    }
+    this.lastLo = this.lo;
+    this.lastHi = this.hi;
+    if (value > this.hi) this.hi = value;
+    if (value < this.lo) this.lo = value;
+    this.hi = this.level + (this.hi - this.level) * c.rangeDecay;
+    this.lo = this.level + (this.lo - this.level) * c.rangeDecay;
 
     const lim = c.clip * s;
     const ec = e > lim ? lim : e < -lim ? -lim : e;
@@ -135,21 +196,38 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
     this.level += c.levelAlpha * ec;
     this.daily[i0] += c.seasonAlpha * (1 - frac) * ec;
     this.daily[i1] += c.seasonAlpha * frac * ec;
-    this.weekly[wd] += c.weekAlpha * ec;
+    this.weekly[dow] += c.weekAlpha * ec;
 
     this.lastExpected = expected;
-    this.lastZ = e / (1.2533 * s + 1e-12);
+    this.lastZ = z;
+    this.lastShiftZ = this.shift < 0 ? -shiftZ : shiftZ;
+    this.lastRange = range;
+    score = stretch(score);
     this.lastScore = score;
     return score;
   }
 
   explain(): string {
     const u = this.config.unit ? ` ${this.config.unit}` : '';
+    const x = `${formatNumber(this.lastX)}${u}`;
+    if (!Number.isFinite(this.lastX)) return 'value is missing or not a number';
+    if (this.n <= this.config.warmup) return `learning the baseline (${this.n}/${this.config.warmup} points)`;
     const d = new Date(this.lastT);
     const when = `${DAYS[d.getUTCDay()]} ${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
-    if (this.n <= this.config.warmup) return `learning (${this.n}/${this.config.warmup} points)`;
-    const dir = this.lastZ >= 0 ? 'above' : 'below';
-    return `value ${formatNumber(this.lastX)}${u} is ${Math.abs(this.lastZ).toFixed(1)}σ ${dir} the expected ${formatNumber(this.lastExpected)}${u} for ${when} (score ${this.lastScore.toFixed(2)})`;
+    let text: string;
+    if (Math.abs(this.lastShiftZ) > Math.abs(this.lastZ)) {
+      const dir = this.lastShiftZ >= 0 ? 'above' : 'below';
+      text = `value ${x}: the series has stayed ${dir} its expected level for several points (shift ${Math.abs(this.lastShiftZ).toFixed(1)}σ; expected ${formatNumber(this.lastExpected)}${u} for ${when})`;
+    } else {
+      const dir = this.lastZ >= 0 ? 'above' : 'below';
+      text = `value ${x} is ${Math.abs(this.lastZ).toFixed(1)}σ ${dir} the expected ${formatNumber(this.lastExpected)}${u} for ${when}`;
+    }
+    if (this.lastRange > 0) {
+      const above = this.lastX > this.lastHi;
+      const edge = above ? this.lastHi : this.lastLo;
+      text += `, and ${above ? 'above the highest' : 'below the lowest'} value seen recently (${formatNumber(edge)}${u}) by ${(this.lastRange * 100).toFixed(0)}% of the usual range`;
+    }
+    return `${text} (score ${this.lastScore.toFixed(2)})`;
   }
 
   snapshot(): SeasonalDetectorState {
@@ -159,11 +237,24 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       scale: this.scale,
       daily: Array.from(this.daily),
       weekly: Array.from(this.weekly),
-      short: this.short,
-      mean: this.mean,
-      variance: this.variance,
+      shift: this.shift,
+      peak: this.peak,
+      lo: this.lo,
+      hi: this.hi,
     };
   }
+}
+
+/**
+ * Monotone stretch of the internal score r/(1+r) (r = surprise relative to the recent
+ * record): r = 1 stays 0.5, r = 1.5 becomes 0.85. Ranking is unchanged; alert thresholds
+ * just land in a readable range (the NAB-optimal one is ~0.6).
+ */
+function stretch(s: number): number {
+  if (s <= 0) return 0;
+  if (s >= 1) return 1;
+  const r = s / (1 - s);
+  return r >= 1 ? 1 - 0.5 / (r * r * r) : 0.5 * r * r * r;
 }
 
 export function createSeasonalDetector(config: Partial<SeasonalDetectorConfig> = {}, state?: SeasonalDetectorState): SeasonalDetector {

@@ -1,0 +1,111 @@
+import { createSeasonalDetector, validateSeasonalDetectorConfig, defaultSeasonalDetectorConfig, SeasonalDetector } from './seasonal-detector';
+import { MONDAY, seededGaussian } from '../common/synthetic';
+
+const HOUR = 3_600_000;
+const STEP = 15 * 60_000; // 15-minute points: 96 a day
+
+/** Daily + weekly seasonal latency-like series (ms) with Gaussian noise. */
+function seasonal(i: number, noise: () => number): number {
+  const t = MONDAY + i * STEP;
+  const hour = ((t / HOUR) % 24) + 0;
+  const day = Math.floor((t - MONDAY) / (24 * HOUR)) % 7;
+  const weekend = day >= 5 ? -15 : 0;
+  return 120 + 40 * Math.sin((2 * Math.PI * (hour - 8)) / 24) + weekend + 4 * noise();
+}
+
+function run(detector: SeasonalDetector, values: number[]): number[] {
+  return values.map((v, i) => detector.update(MONDAY + i * STEP, v));
+}
+
+// Alert level: the NAB corpus-optimal threshold is ~0.6.
+const ALERT = 0.7;
+const weeks = (w: number): number => w * 7 * 96;
+
+describe('seasonal detector', () => {
+  it('stays quiet on a daily + weekly seasonal pattern with no anomaly once a week is learned', () => {
+    const noise = seededGaussian(1);
+    const values = Array.from({ length: weeks(5) }, (_, i) => seasonal(i, noise));
+    const scores = run(createSeasonalDetector(), values);
+    const after = scores.slice(weeks(1));
+    expect(Math.max(...after)).toBeLessThan(ALERT);
+    for (const s of scores) {
+      expect(s).toBeGreaterThanOrEqual(0);
+      expect(s).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('flags a spike at the spike, with an explanation against the seasonal expectation', () => {
+    const noise = seededGaussian(2);
+    const values = Array.from({ length: weeks(3) }, (_, i) => seasonal(i, noise));
+    const spikeAt = weeks(2) + 8; // Monday 02:00, the daily low
+    values[spikeAt] += 80; // 20σ, but still within the weekly range of values
+    const d = createSeasonalDetector({ unit: 'ms' });
+    let explanation = '';
+    const scores = values.map((v, i) => {
+      const s = d.update(MONDAY + i * STEP, v);
+      if (i === spikeAt) explanation = d.explain();
+      return s;
+    });
+    expect(scores[spikeAt]).toBeGreaterThan(ALERT);
+    const others = scores.filter((_, i) => i >= weeks(1) && i !== spikeAt);
+    expect(Math.max(...others)).toBeLessThan(ALERT);
+    expect(explanation).toMatch(/^value \d+(\.\d+)? ms is \d+\.\dσ above the expected \d+(\.\d+)? ms for Monday 02:00/);
+  });
+
+  it('flags a level shift within a few points as the strongest event, and only once', () => {
+    const noise = seededGaussian(3);
+    const values = Array.from({ length: 3000 }, (_, i) => 50 + noise() + (i >= 2000 ? 8 : 0));
+    const scores = run(createSeasonalDetector(), values);
+    const atShift = Math.max(...scores.slice(2000, 2005));
+    expect(atShift).toBeGreaterThan(0.9);
+    // Noise nudging the learned range can score moderately, never like the shift.
+    expect(Math.max(...scores.slice(0, 2000))).toBeLessThan(atShift - 0.1);
+    // One event, not a run of alerts for the rest of the series.
+    expect(scores.slice(2010).every((s) => s < ALERT)).toBe(true);
+  });
+
+  it('copes with a noisy flat line and flags the point that breaks out of it', () => {
+    const noise = seededGaussian(4);
+    const values = Array.from({ length: 2000 }, () => 3 + 0.01 * noise());
+    values[1500] = 3.5;
+    const scores = run(createSeasonalDetector(), values);
+    expect(scores[1500]).toBeGreaterThan(0.95);
+    expect(Math.max(...scores.slice(0, 1500))).toBeLessThan(scores[1500] - 0.1);
+    expect(scores.slice(1000, 1500).every((s) => s < ALERT)).toBe(true);
+  });
+
+  it('follows a linear trend without alerting', () => {
+    const noise = seededGaussian(5);
+    const values = Array.from({ length: 4000 }, (_, i) => 10 + 0.01 * i + 0.5 * noise());
+    const scores = run(createSeasonalDetector(), values);
+    expect(Math.max(...scores.slice(500))).toBeLessThan(ALERT);
+  });
+
+  it('resumes from a JSON checkpoint with identical output', () => {
+    const noise = seededGaussian(6);
+    const values = Array.from({ length: 3000 }, (_, i) => seasonal(i, noise) + (i === 2500 ? 80 : 0));
+    const straight = run(createSeasonalDetector(), values);
+
+    const first = createSeasonalDetector();
+    const head = values.slice(0, 1700).map((v, i) => first.update(MONDAY + i * STEP, v));
+    const saved = JSON.parse(JSON.stringify(first.snapshot()));
+    const resumed = createSeasonalDetector({}, saved);
+    const tail = values.slice(1700).map((v, i) => resumed.update(MONDAY + (i + 1700) * STEP, v));
+    expect([...head, ...tail]).toEqual(straight);
+    expect(JSON.stringify(saved).length).toBeLessThan(2048);
+  });
+
+  it('ignores non-finite values without corrupting its state', () => {
+    const d = createSeasonalDetector();
+    for (let i = 0; i < 500; i++) d.update(MONDAY + i * STEP, 10 + (i % 3));
+    expect(d.update(MONDAY + 500 * STEP, Number.NaN)).toBe(0);
+    expect(Object.values(d.snapshot()).flat().every((v) => Number.isFinite(v))).toBe(true);
+  });
+
+  it('reports every config problem with its path', () => {
+    expect(validateSeasonalDetectorConfig(defaultSeasonalDetectorConfig)).toEqual([]);
+    const issues = validateSeasonalDetectorConfig({ ...defaultSeasonalDetectorConfig, warmup: -1, levelAlpha: 2, clip: 0 });
+    expect(issues.map((i) => i.path).sort()).toEqual(['clip', 'levelAlpha', 'warmup']);
+    expect(() => createSeasonalDetector({ peakDecay: 0 })).toThrow(/peakDecay/);
+  });
+});
