@@ -1,0 +1,196 @@
+import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import type { Pool, PoolClient } from 'pg';
+import {
+  AuditEventMessage,
+  ControlRecordMessage,
+  controlKey,
+  type ApiKeyScope,
+  type AuditEvent,
+  type ControlRecord,
+} from '@headroom/contracts';
+import { createWrappedKey, KeyEncryptionKey } from '@headroom/crypto';
+import type { RecordPublisher } from '@headroom/kafka';
+import { generateApiKey, PUBLISHER } from '@headroom/tenancy';
+import { PG_POOL } from '../database/database.module';
+import type { AlertConfigBody, CreateTenantBody } from './tenants.dto';
+
+export const CONTROL_KEK = Symbol('CONTROL_KEK');
+
+/**
+ * Tenants, API keys, data keys and alert configuration. PostgreSQL is control's own record; the
+ * compacted control topic is how every other service learns them. Each change is written in a
+ * transaction that commits only after Kafka acknowledged the records, so the topic never misses
+ * a committed change (a crash between the two leaves a record on the topic that a retry rewrites).
+ */
+@Injectable()
+export class TenantsService {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(PUBLISHER) private readonly publisher: RecordPublisher,
+    @Inject(CONTROL_KEK) private readonly kek: KeyEncryptionKey,
+  ) {}
+
+  async create(body: CreateTenantBody, actor: string) {
+    const now = new Date();
+    const createdAt = now.toISOString();
+    return this.tx(async (db) => {
+      const erased = await db.query('select 1 from control.erased_tenants where id = $1', [body.id]);
+      if (erased.rowCount) throw new ConflictException({ error: 'tenant_erased', message: `tenant ${body.id} was erased; its id cannot be reused` });
+      const inserted = await db.query(
+        `insert into control.tenants (id, display_name, locale, shards, status, created_at) values ($1,$2,$3,$4,'active',$5)
+         on conflict (id) do nothing`,
+        [body.id, body.displayName, body.locale, body.shards, createdAt],
+      );
+      if (!inserted.rowCount) throw new ConflictException({ error: 'tenant_exists', message: `tenant ${body.id} already exists` });
+      const records: ControlRecord[] = [
+        { kind: 'tenant', tenant: body.id, displayName: body.displayName, status: 'active', shards: body.shards, locale: body.locale, createdAt },
+      ];
+      for (const purpose of ['data', 'pseudonym'] as const) {
+        const key = createWrappedKey(this.kek, body.id, purpose, 1, now);
+        await db.query('insert into control.data_keys (tenant, purpose, version, kek_id, wrapped, state, created_at) values ($1,$2,$3,$4,$5,$6,$7)', [
+          body.id,
+          purpose,
+          1,
+          key.kekId,
+          key.wrapped,
+          'active',
+          key.createdAt,
+        ]);
+        records.push({ kind: 'data_key', ...key, state: 'active' });
+      }
+      if (body.alerting) records.push(await this.writeAlertConfig(db, body.id, body.alerting, now));
+      await this.publish(records, { action: 'tenant.create', actor, tenant: body.id, target: body.id });
+      return { id: body.id, displayName: body.displayName, locale: body.locale, shards: body.shards, status: 'active', createdAt };
+    });
+  }
+
+  async list() {
+    const { rows } = await this.pool.query('select id, display_name, locale, shards, status, created_at from control.tenants order by id');
+    return rows.map((r) => ({ id: r.id, displayName: r.display_name, locale: r.locale, shards: r.shards, status: r.status, createdAt: r.created_at }));
+  }
+
+  /** Returns the secret once; only its hash is stored and published. */
+  async createApiKey(tenant: string, scopes: ApiKeyScope[], actor: string) {
+    return this.tx(async (db) => {
+      await this.requireTenant(db, tenant);
+      const key = generateApiKey();
+      const createdAt = new Date().toISOString();
+      await db.query('insert into control.api_keys (key_id, tenant, secret_hash, scopes, created_at) values ($1,$2,$3,$4,$5)', [key.keyId, tenant, key.secretHash, scopes, createdAt]);
+      await this.publish([{ kind: 'api_key', keyId: key.keyId, tenant, secretHash: key.secretHash, scopes, createdAt }], {
+        action: 'api_key.create',
+        actor,
+        tenant,
+        target: key.keyId,
+      });
+      return { keyId: key.keyId, tenant, scopes, secret: key.secret, createdAt };
+    });
+  }
+
+  async revokeApiKey(tenant: string, keyId: string, actor: string) {
+    return this.tx(async (db) => {
+      const { rows } = await db.query('update control.api_keys set revoked_at = now() where key_id = $1 and tenant = $2 returning secret_hash, scopes, created_at, revoked_at', [keyId, tenant]);
+      if (!rows.length) throw new NotFoundException({ error: 'not_found', message: `no API key ${keyId} for tenant ${tenant}` });
+      const r = rows[0];
+      await this.publish(
+        [{ kind: 'api_key', keyId, tenant, secretHash: r.secret_hash, scopes: r.scopes, createdAt: new Date(r.created_at).toISOString(), revokedAt: new Date(r.revoked_at).toISOString() }],
+        { action: 'api_key.revoke', actor, tenant, target: keyId },
+      );
+      return { keyId, revoked: true };
+    });
+  }
+
+  async putAlertConfig(tenant: string, body: AlertConfigBody, actor: string) {
+    return this.tx(async (db) => {
+      await this.requireTenant(db, tenant);
+      const record = await this.writeAlertConfig(db, tenant, body, new Date());
+      await this.publish([record], { action: 'alert_config.update', actor, tenant, target: tenant });
+      return record;
+    });
+  }
+
+  /** Rotation: a new data-key version encrypts from now on; older versions still decrypt. */
+  async rotateDataKey(tenant: string, actor: string) {
+    return this.tx(async (db) => {
+      await this.requireTenant(db, tenant);
+      const { rows } = await db.query(`select coalesce(max(version),0)+1 as v from control.data_keys where tenant = $1 and purpose = 'data'`, [tenant]);
+      const version = Number(rows[0].v);
+      const key = createWrappedKey(this.kek, tenant, 'data', version);
+      await db.query('insert into control.data_keys (tenant, purpose, version, kek_id, wrapped, state, created_at) values ($1,$2,$3,$4,$5,$6,$7)', [
+        tenant,
+        'data',
+        version,
+        key.kekId,
+        key.wrapped,
+        'active',
+        key.createdAt,
+      ]);
+      await this.publish([{ kind: 'data_key', ...key, state: 'active' }], { action: 'data_key.rotate', actor, tenant, target: `data/${version}` });
+      return { tenant, version };
+    });
+  }
+
+  /**
+   * Erasure by crypto-shredding: every service destroys the tenant's keys on `tenant_erased`, the
+   * wrapped keys are tombstoned so compaction removes them from the topic, and control forgets the
+   * tenant. Its history in Kafka stays there but can no longer be decrypted by anyone.
+   */
+  async erase(tenant: string, actor: string) {
+    return this.tx(async (db) => {
+      await this.requireTenant(db, tenant);
+      const keys = await db.query('select purpose, version from control.data_keys where tenant = $1', [tenant]);
+      const apiKeys = await db.query('select key_id from control.api_keys where tenant = $1', [tenant]);
+      const erasedAt = new Date().toISOString();
+      await db.query('insert into control.erased_tenants (id, erased_at) values ($1, $2) on conflict do nothing', [tenant, erasedAt]);
+      await db.query('delete from control.tenants where id = $1', [tenant]);
+      await this.publish([{ kind: 'tenant_erased', tenant, erasedAt }], { action: 'tenant.erase', actor, tenant, target: tenant });
+      const tombstones = [
+        `tenant/${tenant}`,
+        `alert_config/${tenant}`,
+        ...keys.rows.map((k) => `data_key/${tenant}/${k.purpose}/${k.version}`),
+        ...apiKeys.rows.map((k) => `api_key/${k.key_id}`),
+      ];
+      await this.publisher.publish(ControlRecordMessage, tombstones.map((key) => ({ key, value: null })));
+      return { tenant, erasedAt, keysDestroyed: keys.rowCount };
+    });
+  }
+
+  private async writeAlertConfig(db: PoolClient, tenant: string, body: AlertConfigBody, now: Date): Promise<ControlRecord> {
+    const record: ControlRecord = { kind: 'alert_config', tenant, slackChannel: body.slackChannel, rules: body.rules, updatedAt: now.toISOString() };
+    await db.query(
+      `insert into control.alert_configs (tenant, config, updated_at) values ($1,$2,$3)
+       on conflict (tenant) do update set config = excluded.config, updated_at = excluded.updated_at`,
+      [tenant, JSON.stringify({ slackChannel: body.slackChannel, rules: body.rules }), record.updatedAt],
+    );
+    return record;
+  }
+
+  private async requireTenant(db: PoolClient, tenant: string) {
+    const { rowCount } = await db.query('select 1 from control.tenants where id = $1', [tenant]);
+    if (!rowCount) throw new NotFoundException({ error: 'not_found', message: `no tenant ${tenant}` });
+  }
+
+  private async publish(records: ControlRecord[], audit: Pick<AuditEvent, 'action' | 'actor' | 'tenant' | 'target'>) {
+    await this.publisher.publish(
+      ControlRecordMessage,
+      records.map((value) => ({ key: controlKey(value), value })),
+    );
+    await this.publisher.publish(AuditEventMessage, [
+      { key: audit.tenant ?? 'platform', value: { ...audit, at: new Date().toISOString(), service: 'control', outcome: 'success', details: {} } },
+    ]);
+  }
+
+  private async tx<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {
+    const db = await this.pool.connect();
+    try {
+      await db.query('begin');
+      const result = await work(db);
+      await db.query('commit');
+      return result;
+    } catch (err) {
+      await db.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      db.release();
+    }
+  }
+}
