@@ -1,0 +1,196 @@
+import { ConfigIssue, IssueCollector, assertValid } from '../common/validation';
+import { SeededRandom } from '../common/random';
+
+/**
+ * Isolation Forest (Liu, Ting & Zhou 2008) for multivariate outliers, e.g. one per tenant
+ * over [latency, error rate, throughput]. Points are scored by the current forest, then
+ * join a sliding window; the forest is rebuilt from that window every `retrainEvery`
+ * points, so it follows the tenant's recent normal behaviour with bounded memory.
+ */
+export const ISOLATION_FOREST_TYPE = 'isolation-forest';
+
+export interface IsolationForestConfig {
+  dimensions: number;
+  trees: number;
+  /** Points sub-sampled per tree (ψ); 256 is the paper's default. */
+  sampleSize: number;
+  /** Sliding window of recent points the forest is trained on. */
+  windowSize: number;
+  retrainEvery: number;
+  seed: number;
+}
+
+export const defaultIsolationForestConfig: IsolationForestConfig = {
+  dimensions: 2,
+  trees: 100,
+  sampleSize: 256,
+  windowSize: 2048,
+  retrainEvery: 256,
+  seed: 42,
+};
+
+export function validateIsolationForestConfig(c: IsolationForestConfig): ConfigIssue[] {
+  const v = new IssueCollector();
+  v.positiveInt('dimensions', c.dimensions);
+  v.positiveInt('trees', c.trees);
+  v.positiveInt('windowSize', c.windowSize);
+  v.positiveInt('retrainEvery', c.retrainEvery);
+  v.nonNegativeInt('seed', c.seed);
+  if (!Number.isInteger(c.sampleSize) || c.sampleSize < 2) v.add('sampleSize', 'must be an integer >= 2');
+  else if (Number.isInteger(c.windowSize) && c.sampleSize > c.windowSize) v.add('sampleSize', 'must not exceed windowSize');
+  return v.issues;
+}
+
+/** One tree in flat arrays: internal nodes split on (feature, threshold); leaves keep their size. */
+export interface IsolationTree {
+  feature: number[];
+  threshold: number[];
+  left: number[];
+  right: number[];
+  /** Points that reached the node; -1 marks internal nodes. */
+  size: number[];
+}
+
+export interface IsolationForestState {
+  window: number[][];
+  /** Next write position in the ring buffer. */
+  head: number;
+  sinceTrain: number;
+  rng: number;
+  trees: IsolationTree[];
+}
+
+const EULER = 0.5772156649;
+
+/** Average path length of an unsuccessful BST search over n points: the normaliser c(n). */
+export function averagePathLength(n: number): number {
+  if (n <= 1) return 0;
+  if (n === 2) return 1;
+  return 2 * (Math.log(n - 1) + EULER) - (2 * (n - 1)) / n;
+}
+
+export class IsolationForest {
+  private window: number[][] = [];
+  private head = 0;
+  private sinceTrain = 0;
+  private readonly rng: SeededRandom;
+  private trees: IsolationTree[] = [];
+
+  constructor(
+    readonly config: IsolationForestConfig,
+    state?: IsolationForestState,
+  ) {
+    assertValid(ISOLATION_FOREST_TYPE, validateIsolationForestConfig(config));
+    this.rng = new SeededRandom(state ? state.rng : config.seed);
+    if (state) {
+      this.window = state.window.map((p) => p.slice());
+      this.head = state.head;
+      this.sinceTrain = state.sinceTrain;
+      this.trees = state.trees;
+    }
+  }
+
+  get trained(): boolean {
+    return this.trees.length > 0;
+  }
+
+  /** Anomaly score in [0, 1]: ~0.5 or less is normal, close to 1 is isolated quickly. 0.5 until trained. */
+  score(point: readonly number[]): number {
+    this.checkPoint(point);
+    if (this.trees.length === 0) return 0.5;
+    let total = 0;
+    for (const tree of this.trees) total += pathLength(tree, point);
+    const c = averagePathLength(Math.min(this.config.sampleSize, this.window.length));
+    return Math.pow(2, -total / this.trees.length / c);
+  }
+
+  /** Score the point with the current forest, then learn from it (no look-ahead). */
+  update(point: readonly number[]): number {
+    const s = this.score(point);
+    if (this.window.length < this.config.windowSize) this.window.push(point.slice());
+    else this.window[this.head] = point.slice();
+    this.head = (this.head + 1) % this.config.windowSize;
+    this.sinceTrain++;
+    const ready = this.window.length >= this.config.sampleSize;
+    if (ready && (this.trees.length === 0 || this.sinceTrain >= this.config.retrainEvery)) this.train();
+    return s;
+  }
+
+  /** Rebuild every tree from a fresh sub-sample of the window. */
+  train(): void {
+    const { trees, sampleSize } = this.config;
+    const psi = Math.min(sampleSize, this.window.length);
+    const maxDepth = Math.ceil(Math.log2(psi));
+    this.trees = [];
+    const idx = Array.from({ length: this.window.length }, (_, i) => i);
+    for (let t = 0; t < trees; t++) {
+      // Partial Fisher–Yates: the first psi entries are a uniform sample without replacement.
+      for (let i = 0; i < psi; i++) {
+        const j = i + this.rng.int(idx.length - i);
+        const tmp = idx[i];
+        idx[i] = idx[j];
+        idx[j] = tmp;
+      }
+      const sample = idx.slice(0, psi).map((i) => this.window[i]);
+      const tree: IsolationTree = { feature: [], threshold: [], left: [], right: [], size: [] };
+      this.grow(tree, sample, 0, maxDepth);
+      this.trees.push(tree);
+    }
+    this.sinceTrain = 0;
+  }
+
+  private grow(tree: IsolationTree, points: number[][], depth: number, maxDepth: number): number {
+    const node = tree.size.length;
+    tree.feature.push(0);
+    tree.threshold.push(0);
+    tree.left.push(-1);
+    tree.right.push(-1);
+    tree.size.push(points.length);
+    if (depth >= maxDepth || points.length <= 1) return node;
+    // Only features that still vary can split; constant data ends the branch.
+    const d = this.config.dimensions;
+    const start = this.rng.int(d);
+    for (let k = 0; k < d; k++) {
+      const f = (start + k) % d;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const p of points) {
+        if (p[f] < lo) lo = p[f];
+        if (p[f] > hi) hi = p[f];
+      }
+      if (hi <= lo) continue;
+      const split = lo + this.rng.next() * (hi - lo);
+      const leftPts = points.filter((p) => p[f] < split);
+      const rightPts = points.filter((p) => p[f] >= split);
+      tree.feature[node] = f;
+      tree.threshold[node] = split;
+      tree.size[node] = -1;
+      tree.left[node] = this.grow(tree, leftPts, depth + 1, maxDepth);
+      tree.right[node] = this.grow(tree, rightPts, depth + 1, maxDepth);
+      return node;
+    }
+    return node;
+  }
+
+  private checkPoint(point: readonly number[]): void {
+    if (point.length !== this.config.dimensions) throw new Error(`expected ${this.config.dimensions} dimensions, got ${point.length}`);
+  }
+
+  snapshot(): IsolationForestState {
+    return { window: this.window.map((p) => p.slice()), head: this.head, sinceTrain: this.sinceTrain, rng: this.rng.state, trees: this.trees };
+  }
+}
+
+function pathLength(tree: IsolationTree, point: readonly number[]): number {
+  let node = 0;
+  let depth = 0;
+  while (tree.size[node] < 0) {
+    node = point[tree.feature[node]] < tree.threshold[node] ? tree.left[node] : tree.right[node];
+    depth++;
+  }
+  return depth + averagePathLength(tree.size[node]);
+}
+
+export function createIsolationForest(config: Partial<IsolationForestConfig> = {}, state?: IsolationForestState): IsolationForest {
+  return new IsolationForest({ ...defaultIsolationForestConfig, ...config }, state);
+}
