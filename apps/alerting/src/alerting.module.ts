@@ -1,0 +1,33 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AlertEventMessage } from '@headroom/contracts';
+import type { OutgoingRecord, RecordPublisher } from '@headroom/kafka';
+import { PUBLISHER } from '@headroom/tenancy';
+import type { AlertingConfig } from './config';
+import { AlertingConsumer } from './alerting.consumer';
+import { ALERT_SINK, AlertingService, NOTIFIER, type AlertSink } from './alerting.service';
+import { NotificationsModule } from './notifications/notifications.module';
+import { NotificationsService } from './notifications/notifications.service';
+import { ALERTING_GROUP_ID } from './tokens';
+
+@Module({})
+export class AlertingModule {
+  static forRoot(config: AlertingConfig): DynamicModule {
+    return {
+      module: AlertingModule,
+      imports: [NotificationsModule.forRoot(config)],
+      providers: [
+        { provide: ALERTING_GROUP_ID, useValue: config.ALERTING_GROUP_ID },
+        { provide: NOTIFIER, useExisting: NotificationsService },
+        {
+          provide: ALERT_SINK,
+          inject: [PUBLISHER],
+          useFactory: (publisher: RecordPublisher): AlertSink => ({
+            publish: (records: OutgoingRecord<typeof AlertEventMessage>[]) => publisher.publish(AlertEventMessage, records),
+          }),
+        },
+        AlertingService,
+        AlertingConsumer,
+      ],
+    };
+  }
+}

@@ -1,0 +1,21 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { Registry } from 'prom-client';
+import { RuntimeModule, type Logger } from '@headroom/runtime';
+import { TenancyModule } from '@headroom/tenancy';
+import { AlertingModule } from './alerting.module';
+import type { AlertingConfig } from './config';
+
+@Module({})
+export class AppModule {
+  /** `metrics` lets an in-process test read the service's own counters. */
+  static forRoot(config: AlertingConfig, logger: Logger, metrics?: Registry): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        RuntimeModule.forRoot({ service: 'alerting', logger, metrics }),
+        TenancyModule.forRoot({ service: 'alerting', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        AlertingModule.forRoot(config),
+      ],
+    };
+  }
+}
