@@ -79,6 +79,9 @@ export class RecordConsumer {
   private readonly accepted: ReadonlySet<string>;
   private readonly nextOffsets = new Map<string, { topic: string; partition: number; offset: string }>();
   private commitTimer: NodeJS.Timeout | undefined;
+  /** Since when each tenant's key has been missing: the grace is per tenant, so one unknown tenant
+   *  costs the partition one grace period, not one per record. */
+  private readonly missingKeySince = new Map<string, number>();
   private running = false;
   private connected = false;
 
@@ -151,14 +154,16 @@ export class RecordConsumer {
     const headers = headersOf(message);
     const key = message.key ? message.key.toString('utf8') : null;
     const now = this.opts.now ?? Date.now;
-    const firstSeen = now();
     const grace = this.opts.unknownKeyGraceMs ?? 30_000;
+    const tenant = headers['hr-tenant'] ?? '';
     for (let attempt = 0; ; attempt++) {
       const decoded = decodeRecord(topic, key, message.value, headers, this.accepted, this.opts.keyring);
       let failure: { code: string; reason: string } | undefined;
       if (!decoded.ok) {
-        if (!decoded.retriable || now() - firstSeen > grace) failure = decoded;
+        if (decoded.code === 'unknown_key' && !this.missingKeySince.has(tenant)) this.missingKeySince.set(tenant, now());
+        if (!decoded.retriable || now() - (this.missingKeySince.get(tenant) ?? now()) > grace) failure = decoded;
       } else {
+        this.missingKeySince.delete(tenant);
         try {
           await this.opts.handle({
             contract: decoded.contract,

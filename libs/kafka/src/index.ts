@@ -7,3 +7,4 @@ export * from './errors';
 export * from './metrics';
 export * from './partitioning';
 export * from './publisher';
+export * from './raw-records';

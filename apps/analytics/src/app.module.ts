@@ -1,0 +1,19 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { RuntimeModule, type Logger } from '@headroom/runtime';
+import { TenancyModule } from '@headroom/tenancy';
+import type { AnalyticsConfig } from './config';
+import { WindowsModule } from './windows/windows.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AnalyticsConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        RuntimeModule.forRoot({ service: 'analytics', logger }),
+        TenancyModule.forRoot({ service: 'analytics', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        WindowsModule.forRoot(config),
+      ],
+    };
+  }
+}

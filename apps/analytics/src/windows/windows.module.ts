@@ -1,0 +1,43 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { Pool } from 'pg';
+import { AggregateBatchMessage } from '@headroom/contracts';
+import type { RecordPublisher } from '@headroom/kafka';
+import { PUBLISHER } from '@headroom/tenancy';
+import type { AnalyticsConfig } from '../config';
+import { AggregatesRepository } from './aggregates.repository';
+import { ANALYTICS_SETTINGS, TelemetryConsumer } from './telemetry.consumer';
+import { WindowAggregator } from './window-aggregator';
+import { AGGREGATE_SINK, CLOCK, WindowsService, type AggregateSink } from './windows.service';
+
+const PG_POOL = Symbol('PG_POOL');
+
+@Module({})
+export class WindowsModule {
+  static forRoot(config: AnalyticsConfig): DynamicModule {
+    return {
+      module: WindowsModule,
+      providers: [
+        { provide: PG_POOL, useFactory: () => new Pool({ connectionString: config.DATABASE_URL, max: 5 }) },
+        { provide: AggregatesRepository, inject: [PG_POOL], useFactory: (pool: Pool) => new AggregatesRepository(pool) },
+        {
+          provide: WindowAggregator,
+          useFactory: () => new WindowAggregator({ windowMs: config.WINDOW_MS, allowedLatenessMs: config.ALLOWED_LATENESS_MS, idleCloseMs: config.IDLE_CLOSE_MS }),
+        },
+        { provide: CLOCK, useValue: () => Date.now() },
+        {
+          provide: AGGREGATE_SINK,
+          inject: [PUBLISHER],
+          useFactory: (publisher: RecordPublisher): AggregateSink => ({ publish: (records) => publisher.publish(AggregateBatchMessage, records) }),
+        },
+        { provide: ANALYTICS_SETTINGS, useValue: { groupId: config.ANALYTICS_GROUP_ID, flushIntervalMs: config.FLUSH_INTERVAL_MS } },
+        WindowsService,
+        TelemetryConsumer,
+        {
+          provide: 'PG_POOL_CLOSER',
+          inject: [PG_POOL],
+          useFactory: (pool: Pool) => ({ onApplicationShutdown: () => pool.end() }),
+        },
+      ],
+    };
+  }
+}

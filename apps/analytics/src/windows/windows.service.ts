@@ -1,0 +1,109 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { AggregateBatchMessage, type TelemetryBatch } from '@headroom/contracts';
+import type { OutgoingRecord } from '@headroom/kafka';
+import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
+import { TenantDirectory } from '@headroom/tenancy';
+import { AggregatesRepository } from './aggregates.repository';
+import { eventToPoints } from './event-metrics';
+import { seriesKey } from './series';
+import { WindowAggregator, type ClosedWindow, type SourceOffset } from './window-aggregator';
+
+export const AGGREGATE_SINK = Symbol('AGGREGATE_SINK');
+export const CLOCK = Symbol('CLOCK');
+
+export interface AggregateSink {
+  publish(records: OutgoingRecord<typeof AggregateBatchMessage>[]): Promise<void>;
+}
+
+/**
+ * Feeds telemetry into the window aggregator and flushes closed windows: publish to
+ * headroom.aggregates.v1 first, then upsert them with the tenant's progress. A crash between the two
+ * republishes the same windows on replay (consumers are idempotent per tenant+series+window); the
+ * reverse order could lose them.
+ */
+@Injectable()
+export class WindowsService {
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly unsaved: ClosedWindow[] = [];
+  private readonly metrics: { windows: Counter; points: Counter<'outcome'>; open: Gauge };
+
+  constructor(
+    @Inject(WindowAggregator) readonly aggregator: WindowAggregator,
+    @Inject(AggregatesRepository) private readonly repo: AggregatesRepository,
+    @Inject(AGGREGATE_SINK) private readonly sink: AggregateSink,
+    @Inject(TenantDirectory) private readonly directory: TenantDirectory,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CLOCK) private readonly now: () => number,
+    @Inject(METRICS) registry: Registry,
+  ) {
+    this.metrics = {
+      windows: new Counter({ name: 'headroom_analytics_windows_closed_total', help: 'Windows closed and persisted.', registers: [registry] }),
+      points: new Counter({ name: 'headroom_analytics_points_total', help: 'Points by outcome (windowed, late).', labelNames: ['outcome'], registers: [registry] }),
+      open: new Gauge({ name: 'headroom_analytics_open_windows', help: 'Windows currently open in memory.', registers: [registry] }),
+    };
+  }
+
+  async restore(): Promise<void> {
+    // Erasure: the tenant's keys are shredded by the directory; its stored windows go too.
+    this.directory.onRecord((r) => {
+      if (r.kind === 'tenant_erased') {
+        this.repo.deleteTenant(r.tenant).catch((err) => this.logger.error({ tenant: r.tenant, err: String(err) }, 'could not delete erased tenant windows'));
+      }
+    });
+    await this.repo.migrate();
+    for (const [tenant, until] of await this.repo.loadProgress()) this.aggregator.restoreProgress(tenant, until);
+  }
+
+  ingest(tenant: string, batch: TelemetryBatch, source: SourceOffset): void {
+    const now = this.now();
+    let windowed = 0;
+    let late = 0;
+    const points = batch.points.concat(batch.events.flatMap(eventToPoints));
+    for (const p of points) {
+      if (this.aggregator.add(tenant, p, source, now)) windowed++;
+      else late++;
+    }
+    this.metrics.points.inc({ outcome: 'windowed' }, windowed);
+    if (late) this.metrics.points.inc({ outcome: 'late' }, late);
+  }
+
+  /** Closes due windows and persists them; serialised so flushes never overlap. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushOnce()).catch((err) => {
+      this.logger.warn({ err: String(err), pending: this.unsaved.length }, 'flush failed; will retry');
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    this.unsaved.push(...this.aggregator.closeDue(this.now()));
+    this.metrics.open.set(this.aggregator.openWindows());
+    if (this.unsaved.length === 0) return;
+    const batch = this.unsaved.slice();
+    const byTenant = new Map<string, ClosedWindow[]>();
+    for (const c of batch) byTenant.set(c.tenant, [...(byTenant.get(c.tenant) ?? []), c]);
+    const records: OutgoingRecord<typeof AggregateBatchMessage>[] = [];
+    for (const [tenant, windows] of byTenant) {
+      if (this.directory.isErased(tenant)) continue;
+      const shards = this.directory.tenant(tenant)?.shards ?? 1;
+      // Keep each series on its shard, as on the telemetry topic.
+      const byKey = new Map<string, ClosedWindow[]>();
+      for (const c of windows) {
+        const k = shards > 1 ? seriesKey(c.window.series.name, c.window.series.labels) : '';
+        byKey.set(k, [...(byKey.get(k) ?? []), c]);
+      }
+      for (const [k, ws] of byKey) {
+        for (let i = 0; i < ws.length; i += 1000) {
+          records.push({ tenant, shards, shardBy: k || undefined, value: { windows: ws.slice(i, i + 1000).map((c) => c.window) } });
+        }
+      }
+    }
+    await this.sink.publish(records);
+    const progress = new Map([...byTenant.keys()].map((t) => [t, this.aggregator.progress(t)]));
+    await this.repo.save(batch.filter((c) => !this.directory.isErased(c.tenant)), progress);
+    this.unsaved.splice(0, batch.length);
+    this.aggregator.acknowledge(batch);
+    this.metrics.windows.inc(batch.length);
+  }
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+
+export interface RawRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/**
+ * Byte-level access to topics, for operators' tools (inspecting or replaying the DLQ) and for tests
+ * that must forge or inspect records exactly as they are on the wire. Services never use this:
+ * they go through RecordPublisher / RecordConsumer, which validate and seal.
+ */
+export async function readRawRecords(
+  kafka: Kafka,
+  topic: string,
+  opts: { until: (records: RawRecord[]) => boolean; timeoutMs: number },
+): Promise<RawRecord[]> {
+  const consumer = kafka.consumer({ groupId: `raw-reader-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
+  const records: RawRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
+        records.push({ topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, value: message.value, headers });
+        if (opts.until(records)) resolveDone();
+      },
+    });
+    await Promise.race([done, new Promise((r) => setTimeout(r, opts.timeoutMs))]);
+    return records;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+export async function produceRawRecords(kafka: Kafka, topic: string, records: Pick<RawRecord, 'key' | 'value' | 'headers'>[]): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic, acks: -1, messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
+  } finally {
+    await producer.disconnect();
+  }
+}
