@@ -5,7 +5,7 @@ import type { TenantKeyring } from '@headroom/crypto';
 import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from '@headroom/tenancy';
 import { AlertingService } from './alerting.service';
-import { ALERTING_GROUP_ID } from './tokens';
+import { CONSUMER_OPTIONS, type ConsumerOptions } from './tokens';
 
 const CONTROL_POLL_MS = 100;
 
@@ -28,11 +28,12 @@ export class AlertingConsumer implements OnApplicationBootstrap, BeforeApplicati
     @Inject(KAFKA_METRICS) metrics: ConsumerMetrics,
     @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(ALERTING_GROUP_ID) groupId: string,
+    @Inject(CONSUMER_OPTIONS) options: ConsumerOptions,
   ) {
     this.consumer = new RecordConsumer(kafka, {
       service: 'alerting',
-      groupId,
+      groupId: options.ALERTING_GROUP_ID,
+      unknownKeyGraceMs: options.ALERTING_UNKNOWN_KEY_GRACE_MS,
       contracts: [AggregateBatchMessage],
       keyring,
       dlq,

@@ -7,7 +7,7 @@ import { AlertingConsumer } from './alerting.consumer';
 import { ALERT_SINK, AlertingService, NOTIFIER, type AlertSink } from './alerting.service';
 import { NotificationsModule } from './notifications/notifications.module';
 import { NotificationsService } from './notifications/notifications.service';
-import { ALERTING_GROUP_ID } from './tokens';
+import { CONSUMER_OPTIONS, type ConsumerOptions } from './tokens';
 
 @Module({})
 export class AlertingModule {
@@ -16,7 +16,10 @@ export class AlertingModule {
       module: AlertingModule,
       imports: [NotificationsModule.forRoot(config)],
       providers: [
-        { provide: ALERTING_GROUP_ID, useValue: config.ALERTING_GROUP_ID },
+        {
+          provide: CONSUMER_OPTIONS,
+          useValue: { ALERTING_GROUP_ID: config.ALERTING_GROUP_ID, ALERTING_UNKNOWN_KEY_GRACE_MS: config.ALERTING_UNKNOWN_KEY_GRACE_MS } satisfies ConsumerOptions,
+        },
         { provide: NOTIFIER, useExisting: NotificationsService },
         {
           provide: ALERT_SINK,

@@ -1,2 +1,5 @@
-/** The consumer group alerting commits its aggregate offsets under (ALERTING_GROUP_ID). */
-export const ALERTING_GROUP_ID = Symbol('ALERTING_GROUP_ID');
+import type { AlertingConfig } from './config';
+
+/** The part of the config the aggregates consumer needs. */
+export const CONSUMER_OPTIONS = Symbol('CONSUMER_OPTIONS');
+export type ConsumerOptions = Pick<AlertingConfig, 'ALERTING_GROUP_ID' | 'ALERTING_UNKNOWN_KEY_GRACE_MS'>;
