@@ -13,6 +13,9 @@ import type { KafkaLogger } from './client';
 export class CompactedTopicReader {
   private readonly consumer: Consumer;
   private targets = new Map<number, bigint>();
+  /** Next offset to read, per partition. */
+  private readonly position = new Map<number, bigint>();
+  private syncing: Promise<void> | undefined;
   private done = false;
   private waiters: (() => void)[] = [];
 
@@ -68,6 +71,7 @@ export class CompactedTopicReader {
         } else {
           this.opts.logger.error({ key, code: decoded.code, reason: decoded.reason }, 'invalid control record skipped');
         }
+        this.position.set(partition, BigInt(message.offset) + 1n);
         const target = this.targets.get(partition);
         if (target !== undefined && BigInt(message.offset) + 1n >= target) {
           this.targets.delete(partition);
@@ -75,6 +79,31 @@ export class CompactedTopicReader {
         }
       },
     });
+  }
+
+  /**
+   * Resolves once everything on the topic now has been applied (concurrent callers share one sync).
+   * Consumers call it before declaring a tenant key unknown.
+   */
+  syncToLatest(timeoutMs = 10_000): Promise<void> {
+    this.syncing ??= this.doSync(timeoutMs).finally(() => (this.syncing = undefined));
+    return this.syncing;
+  }
+
+  private async doSync(timeoutMs: number): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let ends: { partition: number; low: bigint; high: bigint }[];
+    try {
+      ends = (await admin.fetchTopicOffsets(this.opts.contract.topic.name)).map((p) => ({ partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) }));
+    } finally {
+      await admin.disconnect();
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (ends.some((e) => e.high > e.low && (this.position.get(e.partition) ?? 0n) < e.high)) {
+      if (Date.now() > deadline) throw new Error('control topic sync timed out');
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   private markCaughtUp(): void {

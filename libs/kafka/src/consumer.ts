@@ -1,4 +1,4 @@
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Counter, Gauge } from 'prom-client';
 import { DlqRecordMessage, type MessageContract, type MessageOf } from '@headroom/contracts';
 import type { TenantKeyring } from '@headroom/crypto';
@@ -47,7 +47,13 @@ export interface RecordConsumerOptions {
    * returns the offset that is safe to commit (e.g. the first offset of a still-open window).
    */
   commitGate?: (topic: string, partition: number, nextOffset: string) => string;
-  /** How long a record whose tenant key is unknown is retried (keys may still be on their way) before the DLQ. */
+  /**
+   * Called when a record's tenant key is unknown: should resolve once this service has read the
+   * control topic up to its current end. If the key is still unknown then, it never existed under
+   * this KEK (a forged or foreign record) and the record goes to the DLQ at once.
+   */
+  syncKeys?: () => Promise<void>;
+  /** Without `syncKeys`: how long an unknown tenant key is retried before the DLQ. */
   unknownKeyGraceMs?: number;
   maxBackoffMs?: number;
   /** Run only once the caller's preconditions hold (e.g. control topic caught up). */
@@ -84,6 +90,8 @@ export class RecordConsumer {
   private readonly missingKeySince = new Map<string, number>();
   private running = false;
   private connected = false;
+  private stopping = false;
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(
     kafka: Kafka,
@@ -112,10 +120,26 @@ export class RecordConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 4,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: async (payload) => {
+        if (this.stopping) return;
+        const work = this.handleBatch(payload);
+        this.inflight.add(work);
+        try {
+          await work;
+        } finally {
+          this.inflight.delete(work);
+        }
+      },
+    });
+    this.running = true;
+    // A commit gate may open later (a window closes with no new records): commit periodically too.
+    if (this.opts.commitGate) this.commitTimer = setInterval(() => void this.commit().catch(() => undefined), 2_000);
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
         for (const message of batch.messages) {
-          if (!isRunning() || isStale()) break;
-          const done = await this.process(batch.topic, batch.partition, message, heartbeat, () => isRunning() && !isStale());
+          if (!isRunning() || isStale() || this.stopping) break;
+          const done = await this.process(batch.topic, batch.partition, message, heartbeat, () => isRunning() && !isStale() && !this.stopping);
           if (!done) break; // shutting down mid-retry: leave the offset uncommitted
           resolveOffset(message.offset);
           const next = (BigInt(message.offset) + 1n).toString();
@@ -127,11 +151,6 @@ export class RecordConsumer {
           await heartbeat();
         }
         await this.commit();
-      },
-    });
-    this.running = true;
-    // A commit gate may open later (a window closes with no new records): commit periodically too.
-    if (this.opts.commitGate) this.commitTimer = setInterval(() => void this.commit().catch(() => undefined), 2_000);
   }
 
   /** Commits what is safe to commit now. */
@@ -157,7 +176,16 @@ export class RecordConsumer {
     const grace = this.opts.unknownKeyGraceMs ?? 30_000;
     const tenant = headers['hr-tenant'] ?? '';
     for (let attempt = 0; ; attempt++) {
-      const decoded = decodeRecord(topic, key, message.value, headers, this.accepted, this.opts.keyring);
+      let decoded = decodeRecord(topic, key, message.value, headers, this.accepted, this.opts.keyring);
+      if (!decoded.ok && decoded.code === 'unknown_key' && this.opts.syncKeys) {
+        try {
+          await this.opts.syncKeys();
+          decoded = decodeRecord(topic, key, message.value, headers, this.accepted, this.opts.keyring);
+          if (!decoded.ok && decoded.code === 'unknown_key') decoded = { ...decoded, retriable: false, reason: `${decoded.reason}; not on the control topic either` };
+        } catch (err) {
+          this.opts.logger.warn({ err: String(err) }, 'could not sync with the control topic; retrying');
+        }
+      }
       let failure: { code: string; reason: string } | undefined;
       if (!decoded.ok) {
         if (decoded.code === 'unknown_key' && !this.missingKeySince.has(tenant)) this.missingKeySince.set(tenant, now());
@@ -238,12 +266,17 @@ export class RecordConsumer {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop: take no new batch, let the in-flight one finish, run `finalize` (e.g. persist
+   * closed windows so the commit gate can move), commit while still in the group, then leave it.
+   */
+  async stop(finalize?: () => Promise<void>): Promise<void> {
     if (this.commitTimer) clearInterval(this.commitTimer);
     if (!this.connected) return;
+    this.stopping = true;
     this.running = false;
-    // kafkajs waits for the in-flight eachBatch to return before leaving the group.
-    await this.consumer.stop();
+    await Promise.allSettled([...this.inflight]);
+    if (finalize) await finalize();
     await this.commit();
     await this.consumer.disconnect();
     this.connected = false;

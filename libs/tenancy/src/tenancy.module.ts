@@ -5,7 +5,7 @@ import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { CompactedTopicReader, createKafkaClient, createKafkaMetrics, RecordPublisher, type KafkaClient } from '@headroom/kafka';
 import { LOGGER, METRICS, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { TenantDirectory } from './tenant-directory';
-import { KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from './tokens';
+import { CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from './tokens';
 
 export interface TenancyOptions {
   service: string;
@@ -31,6 +31,10 @@ class TenancyLifecycle implements OnModuleInit, OnApplicationShutdown {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject('TENANCY_SERVICE') private readonly service: string,
   ) {}
+
+  syncToLatest(): Promise<void> {
+    return this.reader ? this.reader.syncToLatest() : Promise.reject(new Error('control reader not started'));
+  }
 
   async onModuleInit(): Promise<void> {
     this.reader = new CompactedTopicReader(this.kafka, {
@@ -73,8 +77,9 @@ export class TenancyModule {
           useFactory: (kafka: KafkaClient, keyring: TenantKeyring, m: ReturnType<typeof createKafkaMetrics>) => new RecordPublisher(kafka, keyring, m.produced),
         },
         TenancyLifecycle,
+        { provide: CONTROL_SYNC, inject: [TenancyLifecycle], useFactory: (l: TenancyLifecycle) => () => l.syncToLatest() },
       ],
-      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER],
+      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER, CONTROL_SYNC],
     };
   }
 }

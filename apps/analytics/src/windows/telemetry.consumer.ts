@@ -2,7 +2,7 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { TelemetryBatchMessage } from '@headroom/contracts';
 import { isMessage, RecordConsumer, type ConsumerMetrics, type KafkaClient, type RecordPublisher } from '@headroom/kafka';
 import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
-import { KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from '@headroom/tenancy';
+import { CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from '@headroom/tenancy';
 import type { TenantKeyring } from '@headroom/crypto';
 import { WindowsService } from './windows.service';
 
@@ -27,6 +27,7 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
     @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(ANALYTICS_SETTINGS) private readonly settings: AnalyticsSettings,
+    @Inject(CONTROL_SYNC) private readonly syncKeys: () => Promise<void>,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -42,6 +43,7 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
       dlq: this.publisher,
       logger: this.logger,
       metrics: this.metrics,
+      syncKeys: this.syncKeys,
       commitGate: (topic, partition, next) => aggregator.commitGate(topic, partition, next),
       handle: async (record) => {
         if (isMessage(record, TelemetryBatchMessage) && record.value && record.tenant) {
@@ -57,8 +59,6 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
   /** Stop taking records (the in-flight batch finishes), persist what closed, commit up to the gate. */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.consumer?.stop();
-    await this.windows.flush();
-    await this.consumer?.commit();
+    await this.consumer?.stop(() => this.windows.flush());
   }
 }
