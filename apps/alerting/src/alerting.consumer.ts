@@ -3,7 +3,7 @@ import { AggregateBatchMessage } from '@headroom/contracts';
 import { isMessage, PermanentError, RecordConsumer, type ConsumedRecord, type ConsumerMetrics, type KafkaClient, type RecordPublisher } from '@headroom/kafka';
 import type { TenantKeyring } from '@headroom/crypto';
 import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
-import { KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from '@headroom/tenancy';
+import { CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from '@headroom/tenancy';
 import { AlertingService } from './alerting.service';
 import { CONSUMER_OPTIONS, type ConsumerOptions } from './tokens';
 
@@ -29,11 +29,14 @@ export class AlertingConsumer implements OnApplicationBootstrap, BeforeApplicati
     @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CONSUMER_OPTIONS) options: ConsumerOptions,
+    @Inject(CONTROL_SYNC) syncKeys: () => Promise<void>,
   ) {
     this.consumer = new RecordConsumer(kafka, {
       service: 'alerting',
       groupId: options.ALERTING_GROUP_ID,
       unknownKeyGraceMs: options.ALERTING_UNKNOWN_KEY_GRACE_MS,
+      // An unknown tenant key is checked against the control topic's current end, then dead-lettered.
+      syncKeys,
       contracts: [AggregateBatchMessage],
       keyring,
       dlq,

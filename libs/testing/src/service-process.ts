@@ -7,7 +7,7 @@ const ROOT = resolve(__dirname, '../../..');
 
 /**
  * Runs one Headroom app as its own process, exactly as `npm start` does, with its JSON log written
- * to tmp/test-logs/<name>.log. `stop()` sends SIGTERM and returns the exit code, so a test can
+ * to <logDir>/<name>.log (tmp/test-logs by default). `stop()` sends SIGTERM and returns the exit code, so a test can
  * check the shutdown was clean.
  */
 export class ServiceProcess {
@@ -20,8 +20,9 @@ export class ServiceProcess {
     readonly port: number,
     private readonly env: Record<string, string>,
     readonly name = app,
+    logDir = join(ROOT, 'tmp', 'test-logs'),
   ) {
-    const dir = join(ROOT, 'tmp', 'test-logs');
+    const dir = logDir;
     mkdirSync(dir, { recursive: true });
     this.logFile = join(dir, `${name}.log`);
   }
