@@ -1,5 +1,5 @@
 // Unit specs (*.spec.ts): pure, no servers.
-export default {
+module.exports = {
   ...require('./jest.preset.js'),
   rootDir: '.',
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/tools'],

@@ -1,5 +1,5 @@
 // End-to-end specs (*.e2e-spec.ts): drive the five running services from outside.
-export default {
+module.exports = {
   ...require('./jest.preset.js'),
   rootDir: '.',
   roots: ['<rootDir>/e2e'],

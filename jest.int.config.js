@@ -1,5 +1,5 @@
 // Integration specs (*.int-spec.ts): against the real Kafka, PostgreSQL and Redis started by `npm run infra:up`.
-export default {
+module.exports = {
   ...require('./jest.preset.js'),
   rootDir: '.',
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/tools'],
