@@ -1,7 +1,7 @@
 /**
  * Checks what `npm run infra:up` promises, against the running servers:
  * broker answers, registry topics exist as specified, PostgreSQL and Redis answer, and a
- * second `up` is a quick no-op. Run after infra:up: `npx jest -c jest.int.config.ts tools/infra`.
+ * second `up` is a quick no-op. Run after infra:up: `npx jest -c jest.int.config.js tools/infra`.
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
