@@ -16,7 +16,11 @@ export class AppModule {
         RuntimeModule.forRoot({ service: 'exporters', logger, metrics }),
         TenancyModule.forRoot({ service: 'exporters', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
-        PrometheusModule.forRoot({ groupId: config.EXPORTERS_GROUP_ID, stalenessSeconds: config.STALENESS_SECONDS }),
+        PrometheusModule.forRoot({
+          groupId: config.EXPORTERS_GROUP_ID,
+          stalenessSeconds: config.STALENESS_SECONDS,
+          unknownKeyGraceMs: config.UNKNOWN_KEY_GRACE_MS,
+        }),
       ],
     };
   }

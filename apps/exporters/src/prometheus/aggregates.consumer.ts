@@ -67,6 +67,7 @@ export class AggregatesConsumer implements OnApplicationBootstrap, BeforeApplica
         dlq: this.dlq,
         logger: this.logger,
         metrics: this.metrics,
+        unknownKeyGraceMs: this.options.unknownKeyGraceMs,
       });
       try {
         await consumer.start();
