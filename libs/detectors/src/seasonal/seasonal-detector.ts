@@ -2,7 +2,7 @@ import { ConfigIssue, IssueCollector, assertValid } from '../common/validation';
 import { StreamingDetector, formatNumber } from '../common/streaming';
 
 /**
- * Streaming anomaly detector for one series, O(1) time and ~300 bytes of state per point.
+ * Streaming anomaly detector for one series, O(1) time and ~60 numbers of state per series.
  *
  * Two views of each point, the larger wins:
  *  1. Seasonal residual. expected = level + hour-of-day offset (interpolated between hour
@@ -13,6 +13,9 @@ import { StreamingDetector, formatNumber } from '../common/streaming';
  *     series that is always noisy calibrates itself, and a long event alerts once.
  *  2. Range novelty. A value beyond the (slowly forgotten) historical min/max scores above
  *     0.5 by how far it goes, relative to the historical span.
+ * The record ratio is damped when surprises this large have been common lately (a decayed
+ * 20-bin histogram of past surprises: recurring bursts of a spiky series stop alerting),
+ * and after an alert scores are halved for a fixed hold-off, so one event alerts once.
  */
 export const SEASONAL_DETECTOR_TYPE = 'seasonal';
 
@@ -41,6 +44,18 @@ export interface SeasonalDetectorConfig {
   rangeMargin: number;
   /** Range excess (in spans) that maps to a score of 0.75. */
   rangeHalf: number;
+  /** Per-point forgetting of the surprise histogram used for rarity (0 = rarity off). */
+  rarityAlpha: number;
+  /** Exponent of the rarity factor applied to the record ratio. */
+  rarityPower: number;
+  /** Rarity (0..1, log-scale tail probability) at and above which the record ratio is not damped. */
+  rarityKnee: number;
+  /** Score at which the detector considers it has alerted (starts the hold-off). */
+  alertLevel: number;
+  /** Points after an alert during which scores are damped, so one event alerts once (0 = off). */
+  holdoff: number;
+  /** Factor applied to scores during the hold-off. */
+  holdoffFactor: number;
   /** Unit used in explanations, e.g. "ms". */
   unit: string;
 }
@@ -52,12 +67,18 @@ export const defaultSeasonalDetectorConfig: SeasonalDetectorConfig = {
   weekAlpha: 0.01,
   scaleAlpha: 0.01,
   clip: 4,
-  shiftAlpha: 0.1,
+  shiftAlpha: 0.2,
   peakDecay: 0.9995,
-  minPeak: Math.log1p(5),
+  minPeak: Math.log1p(8),
   rangeDecay: 0.99995,
   rangeMargin: 0,
   rangeHalf: 1,
+  rarityAlpha: 0.002,
+  rarityPower: 1,
+  rarityKnee: 0.6,
+  alertLevel: 0.6,
+  holdoff: 100,
+  holdoffFactor: 0.5,
   unit: '',
 };
 
@@ -68,6 +89,12 @@ export function validateSeasonalDetectorConfig(c: SeasonalDetectorConfig): Confi
   for (const key of ['peakDecay', 'rangeDecay'] as const) v.inRange(key, c[key], 0, 1);
   v.positive('clip', c.clip);
   v.positive('rangeHalf', c.rangeHalf);
+  v.inRange('rarityAlpha', c.rarityAlpha, 0, 1, true);
+  v.positive('rarityPower', c.rarityPower);
+  v.inRange('rarityKnee', c.rarityKnee, 0, 1);
+  v.inRange('alertLevel', c.alertLevel, 0, 1);
+  v.nonNegativeInt('holdoff', c.holdoff);
+  v.inRange('holdoffFactor', c.holdoffFactor, 0, 1, true);
   if (!Number.isFinite(c.rangeMargin) || c.rangeMargin < 0) v.add('rangeMargin', 'must be a non-negative number');
   if (!Number.isFinite(c.minPeak) || c.minPeak < 0) v.add('minPeak', 'must be a non-negative number');
   if (typeof c.unit !== 'string') v.add('unit', 'must be a string');
@@ -84,6 +111,10 @@ export interface SeasonalDetectorState {
   peak: number;
   lo: number;
   hi: number;
+  /** Points left in the post-alert hold-off (absent in older snapshots = 0). */
+  quiet?: number;
+  /** Decayed counts of past surprises per bin (absent in older snapshots). */
+  hist?: number[];
 }
 
 const HOUR = 3_600_000;
@@ -91,6 +122,9 @@ const DAY = 24 * HOUR;
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 /** Points before the peak surprise starts being tracked (the scale is meaningless before). */
 const PEAK_START = 30;
+/** Surprise histogram: bins of width HIST_WIDTH in log1p(σ), the last one open-ended. */
+const HIST_BINS = 20;
+const HIST_WIDTH = 0.2;
 
 export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState> {
   private n = 0;
@@ -102,6 +136,8 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
   private peak = 0;
   private lo = 0;
   private hi = 0;
+  private quiet = 0;
+  private readonly hist = new Float64Array(HIST_BINS);
   // Last point, kept only for explain().
   private lastT = 0;
   private lastX = 0;
@@ -128,6 +164,8 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       this.peak = state.peak;
       this.lo = state.lo;
       this.hi = state.hi;
+      this.quiet = state.quiet ?? 0;
+      if (state.hist) this.hist.set(state.hist);
     }
   }
 
@@ -166,9 +204,26 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
     let range = 0;
     const span = this.hi - this.lo;
     if (span > 0) range = Math.max(value - this.hi, this.lo - value, 0) / span - c.rangeMargin;
+    // Rarity: how often the recent past produced a surprise at least this large.
+    let rarity = 1;
+    const hb = Math.min(Math.floor(surprise / HIST_WIDTH), HIST_BINS - 1);
+    if (c.rarityAlpha > 0) {
+      const h = this.hist;
+      let total = 0;
+      let tail = 0;
+      for (let b = 0; b < HIST_BINS; b++) {
+        total += h[b];
+        if (b > hb) tail += h[b];
+      }
+      const frac = hb === HIST_BINS - 1 ? 0 : surprise / HIST_WIDTH - hb;
+      tail += h[hb] * (1 - frac);
+      rarity = Math.log((total + 1) / (tail + 1)) / Math.log(total + 1 + 1e-12);
+      if (!(rarity > 0)) rarity = 0;
+      rarity = rarity >= c.rarityKnee ? 1 : Math.pow(rarity / c.rarityKnee, c.rarityPower);
+    }
     if (this.n > c.warmup) {
       if (this.peak > 0) {
-        const r = surprise / (this.peak > c.minPeak ? this.peak : c.minPeak);
+        const r = (rarity * surprise) / (this.peak > c.minPeak ? this.peak : c.minPeak);
         score = r / (1 + r);
       }
       if (range > 0) {
@@ -181,6 +236,12 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
     if (this.n > PEAK_START) {
       const decayed = this.peak * c.peakDecay;
       this.peak = surprise > decayed ? surprise : decayed;
+    }
+    if (c.rarityAlpha > 0 && this.n > PEAK_START) {
+      const keep = 1 - c.rarityAlpha;
+      const h = this.hist;
+      for (let b = 0; b < HIST_BINS; b++) h[b] *= keep;
+      h[hb] += 1;
     }
     this.lastLo = this.lo;
     this.lastHi = this.hi;
@@ -203,6 +264,10 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
     this.lastShiftZ = this.shift < 0 ? -shiftZ : shiftZ;
     this.lastRange = range;
     score = stretch(score);
+    if (this.quiet > 0) {
+      this.quiet--;
+      score *= c.holdoffFactor;
+    } else if (score >= c.alertLevel && c.holdoff > 0) this.quiet = c.holdoff;
     this.lastScore = score;
     return score;
   }
@@ -241,6 +306,8 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       peak: this.peak,
       lo: this.lo,
       hi: this.hi,
+      quiet: this.quiet,
+      hist: Array.from(this.hist),
     };
   }
 }
