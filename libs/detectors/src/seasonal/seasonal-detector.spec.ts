@@ -66,6 +66,29 @@ describe('seasonal detector', () => {
     expect(scores.slice(2010).every((s) => s < ALERT)).toBe(true);
   });
 
+  it('stops alerting on a burst that recurs every day, but still flags a first-time one', () => {
+    const noise = seededGaussian(7);
+    const values = Array.from({ length: 3000 }, () => 50 + noise());
+    const daily = (i: number): boolean => i % 96 === 40; // one-point burst at 10:00 every day
+    values.forEach((_, i) => daily(i) && (values[i] += 25));
+    values[2900] += 60; // a first-time, larger burst
+    const scores = run(createSeasonalDetector(), values);
+    const bursts = scores.filter((_, i) => daily(i));
+    // Each burst beats the slowly decaying record a little; rarity keeps them near the record level.
+    expect(Math.max(...bursts.slice(-10))).toBeLessThan(ALERT);
+    expect(scores[2900]).toBeGreaterThan(0.9);
+  });
+
+  it('alerts once per event: points right after an alert are damped', () => {
+    const noise = seededGaussian(8);
+    const values = Array.from({ length: 2000 }, () => 50 + noise());
+    values[1500] += 30;
+    values[1510] += 40; // a bigger aftershock of the same event
+    const scores = run(createSeasonalDetector(), values);
+    expect(scores[1500]).toBeGreaterThan(ALERT);
+    expect(scores[1510]).toBeLessThan(0.5);
+  });
+
   it('copes with a noisy flat line and flags the point that breaks out of it', () => {
     const noise = seededGaussian(4);
     const values = Array.from({ length: 2000 }, () => 3 + 0.01 * noise());

@@ -13,8 +13,8 @@ import { StreamingDetector, formatNumber } from '../common/streaming';
  *     series that is always noisy calibrates itself, and a long event alerts once.
  *  2. Range novelty. A value beyond the (slowly forgotten) historical min/max scores above
  *     0.5 by how far it goes, relative to the historical span.
- * The record ratio is damped when surprises this large have been common lately (a decayed
- * 20-bin histogram of past surprises: recurring bursts of a spiky series stop alerting),
+ * The record ratio of a point surprise is damped when point surprises this large have been
+ * common lately (a decayed 20-bin histogram: recurring bursts of a spiky series stop alerting),
  * and after an alert scores are halved for a fixed hold-off, so one event alerts once.
  */
 export const SEASONAL_DETECTOR_TYPE = 'seasonal';
@@ -73,11 +73,11 @@ export const defaultSeasonalDetectorConfig: SeasonalDetectorConfig = {
   rangeDecay: 0.99995,
   rangeMargin: 0,
   rangeHalf: 1,
-  rarityAlpha: 0.002,
+  rarityAlpha: 0.0001,
   rarityPower: 1,
-  rarityKnee: 0.6,
+  rarityKnee: 0.65,
   alertLevel: 0.6,
-  holdoff: 100,
+  holdoff: 50,
   holdoffFactor: 0.5,
   unit: '',
 };
@@ -204,10 +204,12 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
     let range = 0;
     const span = this.hi - this.lo;
     if (span > 0) range = Math.max(value - this.hi, this.lo - value, 0) / span - c.rangeMargin;
-    // Rarity: how often the recent past produced a surprise at least this large.
+    // Rarity: how often the recent past produced a point surprise at least this large. Only point
+    // surprises are counted and damped: a sustained shift is judged by the record alone.
     let rarity = 1;
-    const hb = Math.min(Math.floor(surprise / HIST_WIDTH), HIST_BINS - 1);
-    if (c.rarityAlpha > 0) {
+    const ps = Math.log1p(az);
+    const hb = Math.min(Math.floor(ps / HIST_WIDTH), HIST_BINS - 1);
+    if (c.rarityAlpha > 0 && az >= shiftZ) {
       const h = this.hist;
       let total = 0;
       let tail = 0;
@@ -215,7 +217,7 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
         total += h[b];
         if (b > hb) tail += h[b];
       }
-      const frac = hb === HIST_BINS - 1 ? 0 : surprise / HIST_WIDTH - hb;
+      const frac = hb === HIST_BINS - 1 ? 0 : ps / HIST_WIDTH - hb;
       tail += h[hb] * (1 - frac);
       rarity = Math.log((total + 1) / (tail + 1)) / Math.log(total + 1 + 1e-12);
       if (!(rarity > 0)) rarity = 0;
