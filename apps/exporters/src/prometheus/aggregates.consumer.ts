@@ -3,7 +3,7 @@ import { AggregateBatchMessage } from '@headroom/contracts';
 import type { TenantKeyring } from '@headroom/crypto';
 import { isMessage, PermanentError, RecordConsumer, type ConsumedRecord, type ConsumerMetrics, type KafkaClient, type RecordPublisher } from '@headroom/kafka';
 import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
-import { KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from '@headroom/tenancy';
+import { CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from '@headroom/tenancy';
 import { PROMETHEUS_OPTIONS, PrometheusService, type PrometheusOptions } from './prometheus.service';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,6 +28,7 @@ export class AggregatesConsumer implements OnApplicationBootstrap, BeforeApplica
     @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(PROMETHEUS_OPTIONS) private readonly options: PrometheusOptions,
+    @Inject(CONTROL_SYNC) private readonly syncKeys: () => Promise<void>,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -68,6 +69,8 @@ export class AggregatesConsumer implements OnApplicationBootstrap, BeforeApplica
         logger: this.logger,
         metrics: this.metrics,
         unknownKeyGraceMs: this.options.unknownKeyGraceMs,
+        // An unknown tenant key is checked against the control topic's current end, then dead-lettered.
+        syncKeys: this.syncKeys,
       });
       try {
         await consumer.start();
