@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { DlqRecordSchema, Headers, Topics } from '@headroom/contracts';
 import { createKafkaClient, produceRawRecords, readRawRecords } from '@headroom/kafka';
-import { expectEventually, ServiceProcess, silentLogger, SlackMock, testInfra } from '@headroom/testing';
-import { ControlClient, localSecrets, serviceEnv, SERVICES, type ServiceName } from '../tools/stack/local-env';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, SERVICES, silentLogger, SlackMock, testInfra, type ServiceName } from '@headroom/testing';
+
 
 const PORTS: Record<ServiceName, number> = { control: 5050, collectors: 5010, analytics: 5020, alerting: 5030, exporters: 5040 };
 const run = randomBytes(3).toString('hex');

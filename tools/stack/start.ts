@@ -6,8 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ServiceProcess, SlackMock } from '@headroom/testing';
-import { ControlClient, localSecrets, ROOT, serviceEnv, SERVICES, type ServiceName } from './local-env';
+import { ControlClient, localSecrets, ROOT, serviceEnv, SERVICES, ServiceProcess, SlackMock, type ServiceName } from '@headroom/testing';
 import { demoBatch, DEMO_TENANTS } from './demo-traffic';
 
 const PORTS: Record<ServiceName, number> = { collectors: 4010, analytics: 4020, alerting: 4030, exporters: 4040, control: 4050 };

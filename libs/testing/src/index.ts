@@ -2,3 +2,4 @@ export * from './expect-eventually';
 export * from './slack-mock';
 export * from './service-process';
 export * from './infra';
+export * from './local-stack';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const ROOT = resolve(__dirname, '../..');
+export const ROOT = resolve(__dirname, '../../..');
 
 export const SERVICES = ['control', 'collectors', 'analytics', 'alerting', 'exporters'] as const;
 export type ServiceName = (typeof SERVICES)[number];
