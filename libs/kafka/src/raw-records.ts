@@ -36,7 +36,9 @@ export async function readRawRecords(
         if (opts.until(records)) resolveDone();
       },
     });
-    await Promise.race([done, new Promise((r) => setTimeout(r, opts.timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, opts.timeoutMs)))]);
+    clearTimeout(timer);
     return records;
   } finally {
     await consumer.disconnect();
