@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DynamicModule, Type } from '@nestjs/common';
-import { NestPinoLogger, type Logger } from './logger';
+import { createLogger, NestPinoLogger, type Logger } from './logger';
 import { READINESS } from './tokens';
 import type { Readiness } from './readiness';
 
@@ -59,4 +59,32 @@ export async function bootstrapService(module: Type<unknown> | DynamicModule, op
 export function listeningPort(app: NestFastifyApplication): number {
   const address = app.getHttpServer().address();
   return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** What every service's environment has in common (see `baseEnvSchema` in @headroom/config). */
+export interface ServiceEnv {
+  HOST: string;
+  PORT: number;
+  LOG_LEVEL: string;
+  SHUTDOWN_TIMEOUT_MS: number;
+}
+
+/**
+ * A service's whole `main`: validate the environment (every bad key reported at once), create the
+ * JSON logger, start the module; a start failure is printed plainly and exits non-zero.
+ */
+export function runService<C extends ServiceEnv>(
+  service: string,
+  loadEnv: () => C,
+  makeModule: (config: C, logger: Logger) => Type<unknown> | DynamicModule,
+): void {
+  const start = async () => {
+    const config = loadEnv();
+    const logger = createLogger(service, config.LOG_LEVEL);
+    await bootstrapService(makeModule(config, logger), { host: config.HOST, port: config.PORT, logger, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  };
+  start().catch((err) => {
+    process.stderr.write(`${service} failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
 }
