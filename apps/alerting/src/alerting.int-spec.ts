@@ -94,8 +94,6 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
       SLACK_TOKEN,
       SLACK_API_URL: slackApiUrl,
       ALERTING_GROUP_ID: groupId,
-      // Other sessions share these topics; their windows, sealed under other KEKs, must not hold a partition for long.
-      ALERTING_UNKNOWN_KEY_GRACE_MS: '1000',
       PORT: '0',
       LOG_LEVEL: 'info',
     });
@@ -246,7 +244,6 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
       SLACK_TOKEN,
       SLACK_API_URL: slackApiUrl,
       ALERTING_GROUP_ID: groupId,
-      ALERTING_UNKNOWN_KEY_GRACE_MS: '1000',
     });
     await service.start();
     await publishWindows(tenantC, [latency(0, 312.5)]);

@@ -18,7 +18,7 @@ export class AlertingModule {
       providers: [
         {
           provide: CONSUMER_OPTIONS,
-          useValue: { ALERTING_GROUP_ID: config.ALERTING_GROUP_ID, ALERTING_UNKNOWN_KEY_GRACE_MS: config.ALERTING_UNKNOWN_KEY_GRACE_MS } satisfies ConsumerOptions,
+          useValue: { ALERTING_GROUP_ID: config.ALERTING_GROUP_ID, } satisfies ConsumerOptions,
         },
         { provide: NOTIFIER, useExisting: NotificationsService },
         {

@@ -13,11 +13,6 @@ export const alertingEnvSchema = baseEnvSchema
       /** Points the real client at another server speaking Slack's Web API (tests, proxies). */
       SLACK_API_URL: z.string().url('must be a URL such as https://slack.com/api/').default(SLACK_DEFAULT_API_URL),
       ALERTING_GROUP_ID: z.string().min(1).default('alerting'),
-      /**
-       * How long a window sealed with a tenant key we have not seen yet is retried before the DLQ (the
-       * key may still be on its way on the control topic). The partition waits meanwhile.
-       */
-      ALERTING_UNKNOWN_KEY_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
     }),
   );
 export type AlertingConfig = z.infer<typeof alertingEnvSchema>;

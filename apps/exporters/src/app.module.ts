@@ -19,7 +19,6 @@ export class AppModule {
         PrometheusModule.forRoot({
           groupId: config.EXPORTERS_GROUP_ID,
           stalenessSeconds: config.STALENESS_SECONDS,
-          unknownKeyGraceMs: config.UNKNOWN_KEY_GRACE_MS,
         }),
       ],
     };

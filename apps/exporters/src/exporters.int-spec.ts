@@ -31,7 +31,6 @@ const config = loadConfig(exportersEnvSchema, {
   LOG_LEVEL: 'silent',
   // Other runs keep sealing records under their own KEKs on the shared topic; don't let each one
   // hold its partition for the production grace period.
-  UNKNOWN_KEY_GRACE_MS: '500',
 });
 
 const tenantA = uniqueId('label-a');

@@ -2,3 +2,4 @@ export * from './api-key';
 export * from './tenant-directory';
 export * from './tenancy.module';
 export * from './tokens';
+export * from './tenant-topic-consumer';

@@ -5,7 +5,8 @@ import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { CompactedTopicReader, createKafkaClient, createKafkaMetrics, RecordPublisher, type KafkaClient } from '@headroom/kafka';
 import { LOGGER, METRICS, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { TenantDirectory } from './tenant-directory';
-import { CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER } from './tokens';
+import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
+import { TenantConsumers } from './tenant-topic-consumer';
 
 export interface TenancyOptions {
   service: string;
@@ -29,8 +30,19 @@ class TenancyLifecycle implements OnModuleInit, OnApplicationShutdown {
     @Inject(TenantDirectory) private readonly directory: TenantDirectory,
     @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject('TENANCY_SERVICE') private readonly service: string,
-  ) {}
+    @Inject(TENANCY_SERVICE) private readonly service: string,
+  ) {
+    this.started = new Promise<void>((resolve) => (this.markStarted = resolve));
+  }
+
+  private readonly started: Promise<void>;
+  private markStarted!: () => void;
+
+  /** Resolves once the control topic has been read up to where it was when this service started. */
+  async controlCaughtUp(): Promise<void> {
+    await this.started;
+    await this.reader!.waitUntilCaughtUp();
+  }
 
   syncToLatest(): Promise<void> {
     return this.reader ? this.reader.syncToLatest() : Promise.reject(new Error('control reader not started'));
@@ -47,6 +59,7 @@ class TenancyLifecycle implements OnModuleInit, OnApplicationShutdown {
     this.readiness.register('control_caught_up', () => this.reader?.caughtUp() ?? false);
     await this.publisher.connect();
     await this.reader.start();
+    this.markStarted();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -62,7 +75,7 @@ export class TenancyModule {
     return {
       module: TenancyModule,
       providers: [
-        { provide: 'TENANCY_SERVICE', useValue: options.service },
+        { provide: TENANCY_SERVICE, useValue: options.service },
         {
           provide: KAFKA,
           inject: [LOGGER],
@@ -78,8 +91,10 @@ export class TenancyModule {
         },
         TenancyLifecycle,
         { provide: CONTROL_SYNC, inject: [TenancyLifecycle], useFactory: (l: TenancyLifecycle) => () => l.syncToLatest() },
+        { provide: CONTROL_READY, inject: [TenancyLifecycle], useFactory: (l: TenancyLifecycle) => () => l.controlCaughtUp() },
+        TenantConsumers,
       ],
-      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER, CONTROL_SYNC],
+      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER, CONTROL_SYNC, CONTROL_READY, TenantConsumers, TENANCY_SERVICE],
     };
   }
 }

@@ -12,7 +12,6 @@ export const PROMETHEUS_OPTIONS = Symbol('PROMETHEUS_OPTIONS');
 export interface PrometheusOptions {
   groupId: string;
   stalenessSeconds: number;
-  unknownKeyGraceMs?: number;
   /** Test hook: the clock that decides staleness. */
   now?: () => number;
 }

@@ -1,0 +1,103 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { TenantKeyring } from '@headroom/crypto';
+import { RecordConsumer, type ConsumerMetrics, type KafkaClient, type RecordConsumerOptions, type RecordPublisher } from '@headroom/kafka';
+import { LOGGER, type Logger } from '@headroom/runtime';
+import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
+
+export type TenantConsumerOptions = Pick<RecordConsumerOptions, 'groupId' | 'contracts' | 'handle' | 'commitGate' | 'fromBeginning'>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A RecordConsumer of tenant topics, wired the same way in every service: the tenant keyring, the DLQ,
+ * the Kafka metrics, and unknown keys resolved against the control topic. `run()` starts it only once
+ * the control topic is caught up (records are never judged against a partial view of tenants), and
+ * retries a failed start with backoff, in the background so /healthz answers meanwhile.
+ */
+export class TenantTopicConsumer {
+  private readonly consumer: RecordConsumer;
+  private starting: Promise<void> | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly deps: TenantConsumerDeps,
+    private readonly opts: TenantConsumerOptions,
+  ) {
+    this.consumer = new RecordConsumer(deps.kafka, {
+      ...opts,
+      service: deps.service,
+      keyring: deps.keyring,
+      dlq: deps.dlq,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      syncKeys: deps.syncKeys,
+    });
+  }
+
+  isRunning(): boolean {
+    return this.consumer.isRunning();
+  }
+
+  run(): void {
+    this.starting = this.startWhenControlReady();
+  }
+
+  private async startWhenControlReady(): Promise<void> {
+    await this.deps.controlReady();
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        await this.consumer.start();
+        this.deps.logger.info({ groupId: this.opts.groupId }, 'consumer started');
+        return;
+      } catch (err) {
+        this.deps.logger.error({ err: String(err), attempt, groupId: this.opts.groupId }, 'consumer failed to start; retrying');
+        await sleep(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+  }
+
+  /** Commits what the in-flight batch handled; `finalize` runs before the last commit (see RecordConsumer.stop). */
+  async stop(finalize?: () => Promise<void>): Promise<void> {
+    this.stopping = true;
+    await this.starting;
+    await this.consumer.stop(finalize);
+  }
+
+  commit(): Promise<void> {
+    return this.consumer.commit();
+  }
+}
+
+interface TenantConsumerDeps {
+  service: string;
+  kafka: KafkaClient;
+  keyring: TenantKeyring;
+  dlq: RecordPublisher;
+  logger: Logger;
+  metrics: ConsumerMetrics;
+  syncKeys: () => Promise<void>;
+  controlReady: () => Promise<void>;
+}
+
+/** Injectable factory: `consumers.create({ groupId, contracts, handle })`. */
+@Injectable()
+export class TenantConsumers {
+  private readonly deps: TenantConsumerDeps;
+
+  constructor(
+    @Inject(TENANCY_SERVICE) service: string,
+    @Inject(KAFKA) kafka: KafkaClient,
+    @Inject(KEYRING) keyring: TenantKeyring,
+    @Inject(PUBLISHER) dlq: RecordPublisher,
+    @Inject(LOGGER) logger: Logger,
+    @Inject(KAFKA_METRICS) metrics: ConsumerMetrics,
+    @Inject(CONTROL_SYNC) syncKeys: () => Promise<void>,
+    @Inject(CONTROL_READY) controlReady: () => Promise<void>,
+  ) {
+    this.deps = { service, kafka, keyring, dlq, logger, metrics, syncKeys, controlReady };
+  }
+
+  create(opts: TenantConsumerOptions): TenantTopicConsumer {
+    return new TenantTopicConsumer(this.deps, opts);
+  }
+}
