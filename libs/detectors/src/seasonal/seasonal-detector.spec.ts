@@ -1,4 +1,10 @@
-import { createSeasonalDetector, validateSeasonalDetectorConfig, defaultSeasonalDetectorConfig, SeasonalDetector } from './seasonal-detector';
+import {
+  createSeasonalDetector,
+  validateSeasonalDetectorConfig,
+  defaultSeasonalDetectorConfig,
+  log10GaussianTail,
+  SeasonalDetector,
+} from './seasonal-detector';
 import { MONDAY, seededGaussian } from '../common/synthetic';
 
 const HOUR = 3_600_000;
@@ -118,6 +124,54 @@ describe('seasonal detector', () => {
     const tail = values.slice(1700).map((v, i) => resumed.update(MONDAY + (i + 1700) * STEP, v));
     expect([...head, ...tail]).toEqual(straight);
     expect(JSON.stringify(saved).length).toBeLessThan(2048);
+  });
+
+  describe('anomaly likelihood', () => {
+    it('computes the Gaussian tail in log10', () => {
+      expect(log10GaussianTail(0)).toBeCloseTo(Math.log10(0.5), 6);
+      expect(log10GaussianTail(3)).toBeCloseTo(Math.log10(1.3499e-3), 3);
+      expect(log10GaussianTail(5)).toBeCloseTo(Math.log10(2.8665e-7), 3);
+      expect(log10GaussianTail(10)).toBeCloseTo(Math.log10(7.6199e-24), 3);
+    });
+
+    function likelihoods(values: number[]): number[] {
+      const d = createSeasonalDetector();
+      return values.map((v, i) => {
+        d.update(MONDAY + i * STEP, v);
+        return d.lastLikelihood;
+      });
+    }
+
+    it('rises when the series stays far more unpredictable than usual (noise ×10)', () => {
+      const noise = seededGaussian(11);
+      const values = Array.from({ length: 4000 }, (_, i) => 50 + (i >= 3000 && i < 3100 ? 10 : 1) * noise());
+      const lik = likelihoods(values);
+      expect(Math.max(...lik.slice(500, 3000))).toBeLessThan(0.6);
+      expect(Math.max(...lik.slice(3000, 3030))).toBeGreaterThan(0.6);
+    });
+
+    it('stays low for a one-off blip in a long noisy series', () => {
+      const noise = seededGaussian(12);
+      const values = Array.from({ length: 4000 }, (_, i) => 50 + 3 * noise() + (i === 3000 ? 15 : 0));
+      const lik = likelihoods(values);
+      expect(Math.max(...lik.slice(500))).toBeLessThan(0.6);
+    });
+
+    it('is part of the checkpoint, and older snapshots without it still load', () => {
+      const noise = seededGaussian(13);
+      const values = Array.from({ length: 2000 }, (_, i) => 20 + noise() * (i >= 1500 ? 4 : 1));
+      const straight = likelihoods(values);
+      const first = createSeasonalDetector();
+      const head = values.slice(0, 1400).map((v, i) => (first.update(MONDAY + i * STEP, v), first.lastLikelihood));
+      const saved = JSON.parse(JSON.stringify(first.snapshot()));
+      expect(saved.lik).toHaveLength(3);
+      const resumed = createSeasonalDetector({}, saved);
+      const tail = values.slice(1400).map((v, i) => (resumed.update(MONDAY + (i + 1400) * STEP, v), resumed.lastLikelihood));
+      expect([...head, ...tail]).toEqual(straight);
+      delete saved.lik;
+      const old = createSeasonalDetector({}, saved);
+      expect(Number.isFinite(old.update(MONDAY + 1400 * STEP, values[1400]))).toBe(true);
+    });
   });
 
   it('ignores non-finite values without corrupting its state', () => {

@@ -16,6 +16,9 @@ import { StreamingDetector, formatNumber } from '../common/streaming';
  * The record ratio of a point surprise is damped when point surprises this large have been
  * common lately (a decayed 20-bin histogram: recurring bursts of a spiky series stop alerting),
  * and after an alert scores are halved for a fixed hold-off, so one event alerts once.
+ * An anomaly likelihood (short-term average of the internal score against its long-run mean and
+ * variance, Gaussian tail in log10) can raise the score when a run of points is unusually
+ * surprising for this series although none of them is a record.
  */
 export const SEASONAL_DETECTOR_TYPE = 'seasonal';
 
@@ -56,6 +59,14 @@ export interface SeasonalDetectorConfig {
   holdoff: number;
   /** Factor applied to scores during the hold-off. */
   holdoffFactor: number;
+  /** EWMA factor of the short-term average of the internal score fed to the likelihood (0 = likelihood off). */
+  likelihoodShort: number;
+  /** EWMA factor of the long-run mean/variance of that short-term average. */
+  likelihoodLong: number;
+  /** -log10 of the Gaussian tail probability that maps to a score of 0.6. */
+  likelihoodDigits: number;
+  /** Floor of the long-run standard deviation of the short-term average (score units, 0..1). */
+  likelihoodMinStd: number;
   /** Unit used in explanations, e.g. "ms". */
   unit: string;
 }
@@ -79,6 +90,10 @@ export const defaultSeasonalDetectorConfig: SeasonalDetectorConfig = {
   alertLevel: 0.6,
   holdoff: 50,
   holdoffFactor: 0.5,
+  likelihoodShort: 0.3,
+  likelihoodLong: 0.005,
+  likelihoodDigits: 5,
+  likelihoodMinStd: 0.02,
   unit: '',
 };
 
@@ -95,6 +110,10 @@ export function validateSeasonalDetectorConfig(c: SeasonalDetectorConfig): Confi
   v.inRange('alertLevel', c.alertLevel, 0, 1);
   v.nonNegativeInt('holdoff', c.holdoff);
   v.inRange('holdoffFactor', c.holdoffFactor, 0, 1, true);
+  v.inRange('likelihoodShort', c.likelihoodShort, 0, 1, true);
+  v.inRange('likelihoodLong', c.likelihoodLong, 0, 1);
+  v.positive('likelihoodDigits', c.likelihoodDigits);
+  v.positive('likelihoodMinStd', c.likelihoodMinStd);
   if (!Number.isFinite(c.rangeMargin) || c.rangeMargin < 0) v.add('rangeMargin', 'must be a non-negative number');
   if (!Number.isFinite(c.minPeak) || c.minPeak < 0) v.add('minPeak', 'must be a non-negative number');
   if (typeof c.unit !== 'string') v.add('unit', 'must be a string');
@@ -115,6 +134,8 @@ export interface SeasonalDetectorState {
   quiet?: number;
   /** Decayed counts of past surprises per bin (absent in older snapshots). */
   hist?: number[];
+  /** Likelihood: short-term average, long-run mean and variance of it (absent in older snapshots). */
+  lik?: [number, number, number];
 }
 
 const HOUR = 3_600_000;
@@ -138,6 +159,9 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
   private hi = 0;
   private quiet = 0;
   private readonly hist = new Float64Array(HIST_BINS);
+  private likShort = 0;
+  private likMean = 0;
+  private likVar = 0;
   // Last point, kept only for explain().
   private lastT = 0;
   private lastX = 0;
@@ -148,6 +172,8 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
   private lastLo = 0;
   private lastHi = 0;
   private lastScore = 0;
+  /** Likelihood score of the last point (0..1, 0.6 = tail probability 10^-likelihoodDigits), for tests and diagnostics. */
+  lastLikelihood = 0;
 
   constructor(
     readonly config: SeasonalDetectorConfig,
@@ -166,6 +192,7 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       this.hi = state.hi;
       this.quiet = state.quiet ?? 0;
       if (state.hist) this.hist.set(state.hist);
+      if (state.lik) [this.likShort, this.likMean, this.likVar] = state.lik;
     }
   }
 
@@ -234,6 +261,28 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       }
     }
 
+    // Anomaly likelihood: is the recent average of the internal score unusually high for this
+    // series? Catches a sustained rise in unpredictability that no single point makes a record.
+    let likScore = 0;
+    if (c.likelihoodShort > 0 && this.n > PEAK_START) {
+      const sh = this.likShort + c.likelihoodShort * (score - this.likShort);
+      if (this.n > c.warmup) {
+        const sd = Math.sqrt(this.likVar);
+        const zl = (sh - this.likMean) / (sd > c.likelihoodMinStd ? sd : c.likelihoodMinStd);
+        if (zl > 0) {
+          const digits = -log10GaussianTail(zl);
+          likScore = digits / (digits + c.likelihoodDigits / 1.5);
+        }
+      }
+      // Learn after scoring.
+      this.likShort = sh;
+      const k = this.n - PEAK_START;
+      const a = k < 1 / c.likelihoodLong ? 1 / k : c.likelihoodLong;
+      const d = sh - this.likMean;
+      this.likMean += a * d;
+      this.likVar += a * (d * (sh - this.likMean) - this.likVar);
+    }
+
     // Learn after scoring: no look-ahead.
     if (this.n > PEAK_START) {
       const decayed = this.peak * c.peakDecay;
@@ -266,6 +315,8 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
     this.lastShiftZ = this.shift < 0 ? -shiftZ : shiftZ;
     this.lastRange = range;
     score = stretch(score);
+    this.lastLikelihood = likScore;
+    if (likScore > score) score = likScore;
     if (this.quiet > 0) {
       this.quiet--;
       score *= c.holdoffFactor;
@@ -310,6 +361,7 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       hi: this.hi,
       quiet: this.quiet,
       hist: Array.from(this.hist),
+      ...(this.config.likelihoodShort > 0 ? { lik: [this.likShort, this.likMean, this.likVar] as [number, number, number] } : {}),
     };
   }
 }
@@ -324,6 +376,18 @@ function stretch(s: number): number {
   if (s >= 1) return 1;
   const r = s / (1 - s);
   return r >= 1 ? 1 - 0.5 / (r * r * r) : 0.5 * r * r * r;
+}
+
+/** log10 of the upper Gaussian tail probability Q(x), x ≥ 0 (erfc approximation, relative error < 1.2e-7). */
+export function log10GaussianTail(x: number): number {
+  const z = x / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * z);
+  const p =
+    -z * z -
+    1.26551223 +
+    t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  // Q(x) = erfc(z)/2 = t·e^p/2
+  return (Math.log(0.5 * t) + p) / Math.LN10;
 }
 
 export function createSeasonalDetector(config: Partial<SeasonalDetectorConfig> = {}, state?: SeasonalDetectorState): SeasonalDetector {
