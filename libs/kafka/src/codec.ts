@@ -63,12 +63,13 @@ export function decodeRecord(
   key: string | null,
   value: Buffer | null,
   headers: Record<string, string>,
-  accepted: ReadonlySet<string>,
+  accepted: ReadonlySet<string> | ReadonlyMap<string, MessageContract>,
   keyring: TenantKeyring | undefined,
 ): DecodeResult {
   const schemaId = headers[Headers.schema];
-  const contract = schemaId ? messageContracts.get(schemaId) : undefined;
-  if (!contract || !accepted.has(contract.id)) {
+  // A map carries the consumer's own contracts; a set of ids refers to the registry's.
+  const contract = !schemaId ? undefined : accepted instanceof Map ? accepted.get(schemaId) : accepted.has(schemaId) ? messageContracts.get(schemaId) : undefined;
+  if (!contract) {
     return { ok: false, retriable: false, code: 'unknown_schema', reason: `schema ${schemaId ?? '(missing)'} is not accepted here` };
   }
   if (contract.topic.name !== topic) {

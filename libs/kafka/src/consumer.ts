@@ -82,7 +82,7 @@ function headersOf(message: KafkaMessage): Record<string, string> {
  */
 export class RecordConsumer {
   private readonly consumer: Consumer;
-  private readonly accepted: ReadonlySet<string>;
+  private readonly accepted: ReadonlyMap<string, MessageContract>;
   private readonly nextOffsets = new Map<string, { topic: string; partition: number; offset: string }>();
   private commitTimer: NodeJS.Timeout | undefined;
   /** Since when each tenant's key has been missing: the grace is per tenant, so one unknown tenant
@@ -104,7 +104,7 @@ export class RecordConsumer {
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 250,
     });
-    this.accepted = new Set(opts.contracts.map((c) => c.id));
+    this.accepted = new Map(opts.contracts.map((c) => [c.id, c]));
   }
 
   isRunning(): boolean {
