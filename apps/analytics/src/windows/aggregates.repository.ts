@@ -78,7 +78,19 @@ export class AggregatesRepository {
     }
   }
 
+  /** Erasure: the tenant's windows and its progress row (keyed by the tenant id) go together. */
   async deleteTenant(tenant: string): Promise<void> {
-    await this.pool.query('delete from analytics.aggregates where tenant = $1', [tenant]);
+    const db = await this.pool.connect();
+    try {
+      await db.query('begin');
+      await db.query('delete from analytics.aggregates where tenant = $1', [tenant]);
+      await db.query('delete from analytics.tenant_progress where tenant = $1', [tenant]);
+      await db.query('commit');
+    } catch (err) {
+      await db.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      db.release();
+    }
   }
 }

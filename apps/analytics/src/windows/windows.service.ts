@@ -45,10 +45,14 @@ export class WindowsService {
   }
 
   async restore(): Promise<void> {
-    // Erasure: the tenant's keys are shredded by the directory; its stored windows go too.
+    // Erasure: the tenant's keys are shredded by the directory; its stored windows go too. Queued
+    // behind any flush in progress: a save that began before the erasure would otherwise commit the
+    // tenant's rows after the delete. Flushes queued after it skip the tenant (isErased).
     this.directory.onRecord((r) => {
       if (r.kind === 'tenant_erased') {
-        this.repo.deleteTenant(r.tenant).catch((err) => this.logger.error({ tenant: r.tenant, err: String(err) }, 'could not delete erased tenant windows'));
+        this.flushing = this.flushing
+          .then(() => this.repo.deleteTenant(r.tenant))
+          .catch((err) => this.logger.error({ tenant: r.tenant, err: String(err) }, 'could not delete erased tenant windows'));
       }
     });
     await this.repo.migrate();
@@ -100,7 +104,8 @@ export class WindowsService {
       }
     }
     await this.sink.publish(records);
-    const progress = new Map([...byTenant.keys()].map((t) => [t, this.aggregator.progress(t)]));
+    // An erased tenant leaves nothing keyed by its id behind, progress included.
+    const progress = new Map([...byTenant.keys()].filter((t) => !this.directory.isErased(t)).map((t) => [t, this.aggregator.progress(t)]));
     await this.repo.save(batch.filter((c) => !this.directory.isErased(c.tenant)), progress);
     this.unsaved.splice(0, batch.length);
     this.aggregator.acknowledge(batch);
