@@ -1,0 +1,283 @@
+/**
+ * collectors as a process (with control as a process for tenants and keys) against the real Kafka
+ * and PostgreSQL: batches go in over HTTP exactly as producers send them; what comes out is checked
+ * on headroom.telemetry.v1 byte for byte, and decrypted with the tenant's key rebuilt from the
+ * control topic (the way analytics would read it). Ends with a clean shutdown on SIGTERM.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Headers, TelemetryBatchMessage, TelemetryBatchSchema, Topics, type TelemetryBatch } from '@headroom/contracts';
+import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
+import { TenantDirectory } from '@headroom/tenancy';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+
+interface Issue {
+  path: string;
+  message: string;
+}
+interface Sent {
+  status: number;
+  body: { batchId?: string; accepted?: { points: number; events: number }; error?: string; message?: string; issues?: Issue[] };
+}
+
+const secrets = localSecrets();
+const kek = KeyEncryptionKey.fromBase64(secrets.kek, 'kek-1');
+const slackApiUrl = 'http://127.0.0.1:1/api/';
+const controlProcess = new ServiceProcess('control', 5151, serviceEnv('control', secrets, { slackApiUrl }), 'control-collectors-int');
+const collectors = new ServiceProcess('collectors', 5110, serviceEnv('collectors', secrets, { slackApiUrl, logLevel: 'debug' }), 'collectors-int');
+const control = new ControlClient(controlProcess.url, secrets.adminToken);
+const kafka = createKafkaClient({ brokers: testInfra().brokers, clientId: 'collectors-int-spec', logger: silentLogger() });
+
+const run = randomBytes(4).toString('hex');
+const A = uniqueId('col-a');
+const B = uniqueId('col-b');
+const C = uniqueId('col-c');
+/** Metric names unique to this run, so a search of the topic's bytes finds only ours. */
+const metric = (what: string) => `int_${what}_${run}`;
+const traceparentRe = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
+
+const keys: Record<string, { ingest: string; read: string }> = {};
+/** Every batch that got a 202, per tenant: all of them must be on the topic at the end. */
+const accepted: { tenant: string; batchId: string }[] = [];
+
+async function post(body: unknown, opts: { key?: string | null; headers?: Record<string, string>; query?: string; raw?: string } = {}): Promise<Sent> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
+  if (opts.key) headers['authorization'] = `Bearer ${opts.key}`;
+  const res = await fetch(`${collectors.url}/v1/ingest/metrics${opts.query ?? ''}`, { method: 'POST', headers, body: opts.raw ?? JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Sent['body']) : {} };
+}
+
+/** Posts a valid batch for `tenant` and expects a 202; remembers it as accepted. */
+async function ingest(tenant: string, body: object, headers?: Record<string, string>): Promise<string> {
+  const res = await post(body, { key: keys[tenant].ingest, headers });
+  expect(res).toMatchObject({ status: 202, body: { batchId: expect.any(String) } });
+  accepted.push({ tenant, batchId: res.body.batchId! });
+  return res.body.batchId!;
+}
+
+/** `hr_<keyId>_<random>`: the random part may itself contain `_`. */
+const keyIdOf = (secret: string) => secret.split('_')[1];
+const randomPartOf = (secret: string) => secret.slice(`hr_${keyIdOf(secret)}_`.length);
+
+const point = (name: string, value = 1, extra: object = {}) => ({ name, labels: { route: '/play' }, value, timestamp: Date.now(), ...extra });
+
+/** What the services would know from the control topic, for this run's tenants only (other runs used other KEKs). */
+async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
+  const mine = (rs: RawRecord[]) => rs.filter((r) => r.key !== null && tenants.includes(r.key.split('/')[1]));
+  const ready = (rs: RawRecord[]) => tenants.every((t) => mine(rs).some((r) => r.key === `data_key/${t}/pseudonym/1`));
+  const records = await readRawRecords(kafka, Topics.control.name, { until: ready, timeoutMs: 30_000 });
+  expect(ready(records)).toBe(true);
+  const directory = new TenantDirectory(new TenantKeyring(kek));
+  for (const r of mine(records)) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
+  return directory;
+}
+
+/**
+ * This run's telemetry records (by hr-tenant or key), read until `until` holds. The tenants sit on
+ * different partitions, read in no particular order: `until` must name everything the test needs.
+ */
+async function telemetry(until: (rs: RawRecord[]) => boolean, opts: { assert?: boolean } = {}): Promise<RawRecord[]> {
+  const ours = (rs: RawRecord[]) => rs.filter((r) => [A, B, C].includes(r.headers[Headers.tenant] ?? '') || [A, B, C].includes((r.key ?? '').split('#')[0]));
+  const records = ours(await readRawRecords(kafka, Topics.telemetry.name, { until: (rs) => until(ours(rs)), timeoutMs: 30_000 }));
+  if (opts.assert ?? true) expect(until(records)).toBe(true);
+  return records;
+}
+
+function open(directory: TenantDirectory, r: RawRecord, tenant = r.headers[Headers.tenant]): TelemetryBatch {
+  const plain = directory.keyring.decrypt({ tenant, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, Number(r.headers[Headers.keyVersion]), r.value!);
+  return TelemetryBatchSchema.parse(JSON.parse(plain.toString('utf8')));
+}
+
+const batchIdsOf = (directory: TenantDirectory, rs: RawRecord[]) => rs.map((r) => open(directory, r).batchId);
+
+describe('collectors (process, real Kafka; control as a process)', () => {
+  let directory: TenantDirectory;
+  let logStart = 0;
+
+  beforeAll(async () => {
+    logStart = existsSync(collectors.logFile) ? statSync(collectors.logFile).size : 0;
+    await controlProcess.start();
+    await collectors.start();
+    for (const t of [A, B, C]) {
+      expect((await control.createTenant({ id: t, displayName: `Tenant ${t}` })).status).toBe(201);
+      keys[t] = { ingest: await control.createApiKey(t, ['ingest']), read: await control.createApiKey(t, ['read']) };
+    }
+    directory = await directoryFor([A, B, C]);
+    // collectors learns the keys from the control topic: wait until each ingest key is accepted.
+    for (const t of [A, B, C]) await expectEventually(() => ingest(t, { points: [point(metric('warmup'))] }));
+  }, 120_000);
+
+  afterAll(async () => {
+    await collectors.stop();
+    await controlProcess.stop();
+  }, 60_000);
+
+  it("publishes a valid batch (202) as one sealed record keyed by the tenant, decryptable only with that tenant's key", async () => {
+    const name = metric('latency');
+    const clientTrace = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+    const res = await post({ points: [point(name, 312), point(name, 318)], events: [{ type: 'revenue', timestamp: Date.now(), amount: 1.5, currency: 'EUR', source: 'stream' }] }, {
+      key: keys[A].ingest,
+      headers: { traceparent: clientTrace },
+    });
+    expect(res).toEqual({ status: 202, body: { batchId: expect.any(String), accepted: { points: 2, events: 1 } } });
+    accepted.push({ tenant: A, batchId: res.body.batchId! });
+    const untraced = await ingest(A, { points: [point(name, 1)] });
+
+    const records = await telemetry((rs) => rs.filter((r) => r.headers[Headers.tenant] === A).length >= 3 && batchIdsOf(directory, rs).includes(untraced));
+    const [record] = records.filter((r) => open(directory, r).batchId === res.body.batchId);
+    expect(record.key).toBe(A);
+    expect(record.headers).toMatchObject({
+      [Headers.tenant]: A,
+      [Headers.schema]: 'telemetry-batch@1',
+      [Headers.codec]: 'json+aes-256-gcm',
+      [Headers.keyVersion]: '1',
+      [Headers.traceparent]: clientTrace,
+    });
+    const other = records.find((r) => open(directory, r).batchId === untraced)!;
+    expect(other.headers[Headers.traceparent]).toMatch(traceparentRe);
+    expect(other.headers[Headers.traceparent]).not.toBe(clientTrace);
+
+    // The bytes on the topic are ciphertext: no metric name, no JSON.
+    expect(record.value!.toString('latin1')).not.toContain(name);
+    expect(record.value!.toString('latin1')).not.toContain('"points"');
+    const batch = open(directory, record);
+    expect(batch).toMatchObject({ source: 'http', points: [{ name, value: 312 }, { name, value: 318 }], events: [{ type: 'revenue', amount: 1.5 }] });
+    // B's key cannot open A's record, nor can the record pass as B's.
+    expect(() => directory.keyring.decrypt({ tenant: B, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, 1, record.value!)).toThrow();
+  });
+
+  it("refuses a body naming another tenant (400) and publishes nothing for either; A's key never writes under B", async () => {
+    const refused = metric('refused');
+    for (const tenant of [B, A]) {
+      const res = await post({ tenant, points: [point(refused)] }, { key: keys[A].ingest });
+      expect(res.status).toBe(400);
+      expect(res.body.issues).toEqual([expect.objectContaining({ path: '(root)', message: expect.stringContaining('tenant') })]);
+    }
+    // Every other way to name a tenant is ignored: the record is A's.
+    const spoofed = metric('spoofed');
+    const viaHeaders = await post({ points: [point(spoofed)] }, { key: keys[A].ingest, headers: { 'x-tenant': B, 'hr-tenant': B, 'x-headroom-tenant': B } });
+    const viaQuery = await post({ points: [point(spoofed)] }, { key: keys[A].ingest, query: `?tenant=${B}` });
+    for (const res of [viaHeaders, viaQuery]) {
+      expect(res.status).toBe(202);
+      accepted.push({ tenant: A, batchId: res.body.batchId! });
+    }
+    // Markers on both tenants: once both are read, anything published before them is read too.
+    const markerA = await ingest(A, { points: [point(metric('marker'))] });
+    const markerB = await ingest(B, { points: [point(metric('marker'))] });
+    const records = await telemetry((rs) => [markerA, markerB].every((id) => batchIdsOf(directory, rs).includes(id)));
+
+    const names = (r: RawRecord) => open(directory, r).points.map((p) => p.name);
+    expect(records.filter((r) => names(r).includes(refused))).toEqual([]);
+    const spoofedRecords = records.filter((r) => names(r).includes(spoofed));
+    expect(spoofedRecords).toHaveLength(2);
+    for (const r of spoofedRecords) expect([r.key, r.headers[Headers.tenant]]).toEqual([A, A]);
+    // B's records are only B's own batches.
+    const bBatches = records.filter((r) => r.headers[Headers.tenant] === B || r.key === B).map((r) => open(directory, r, B).batchId);
+    expect(bBatches.sort()).toEqual(accepted.filter((a) => a.tenant === B).map((a) => a.batchId).sort());
+  });
+
+  it('answers bad input with 400 and field paths, bad credentials with 401, and loses nothing accepted before', async () => {
+    const key = keys[A].ingest;
+    const now = Date.now();
+    const cases: { body: unknown; paths: string[] }[] = [
+      { body: { points: [{ name: metric('bad'), value: 'slow', timestamp: now }] }, paths: ['points.0.value'] },
+      { body: { points: [{ name: metric('bad'), value: 1, timestamp: Math.floor(now / 1000) }] }, paths: ['points.0.timestamp'] },
+      { body: { events: [{ type: 'song_skip', timestamp: now }] }, paths: ['events.0.type'] },
+      { body: { points: [{ name: 'bad name', value: 1, timestamp: now }, { name: metric('ok'), value: Infinity, timestamp: now }] }, paths: ['points.0.name', 'points.1.value'] },
+      { body: {}, paths: ['points'] },
+      { body: { points: [point(metric('bad'))], extra: true }, paths: ['(root)'] },
+    ];
+    for (const c of cases) {
+      const res = await post(c.body, { key });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('invalid_request');
+      expect(res.body.issues?.map((i) => i.path)).toEqual(expect.arrayContaining(c.paths));
+      for (const issue of res.body.issues ?? []) expect(issue.message).toEqual(expect.any(String));
+    }
+    const seconds = await post({ points: [{ name: metric('bad'), value: 1, timestamp: Math.floor(now / 1000) }] }, { key });
+    expect(seconds.body.issues?.[0].message).toMatch(/milliseconds/);
+
+    const notJson = await post(undefined, { key, raw: '{"points": [' });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body).toMatchObject({ message: expect.stringMatching(/not valid JSON/) });
+    for (const raw of ['null', '[]', '"points"']) {
+      const notObject = await post(undefined, { key, raw });
+      expect(notObject.status).toBe(400);
+      expect(notObject.body.issues).toEqual([expect.objectContaining({ path: '(root)', message: expect.stringMatching(/^Expected object/) })]);
+    }
+
+    const valid = { points: [point(metric('auth'))] };
+    for (const bad of [null, 'hr_0123456789abcdef_' + 'A'.repeat(43), `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`, 'not-a-key', keys[A].read]) {
+      const res = await post(valid, { key: bad });
+      expect(res.status).toBe(401);
+      expect(res.body.error).toBe('unauthorized');
+    }
+    const basic = await post(valid, { headers: { authorization: `Basic ${Buffer.from(`x:${key}`).toString('base64')}` } });
+    expect(basic.status).toBe(401);
+
+    // The next valid batch still goes through, and every batch accepted so far is on the topic.
+    const after = await ingest(A, { points: [point(metric('after_bad'))] });
+    expect(accepted.map((a) => a.batchId)).toContain(after);
+    const missing = (rs: RawRecord[]) => {
+      const onTopic = new Set(batchIdsOf(directory, rs));
+      return accepted.filter((a) => !onTopic.has(a.batchId));
+    };
+    const records = await telemetry((rs) => missing(rs).length === 0, { assert: false });
+    expect(missing(records)).toEqual([]);
+    expect(records.some((r) => open(directory, r).points.some((p) => p.name === metric('bad') || p.name === metric('auth')))).toBe(false);
+  });
+
+  it('pseudonymises user ids per tenant: stable within a tenant, different across tenants, never the raw id', async () => {
+    const rawUser = `user-${run}`;
+    const play = (trackId: string) => ({ type: 'song_play', timestamp: Date.now(), trackId, userId: rawUser, durationMs: 180_000, country: 'FR' });
+    const a1 = await ingest(A, { events: [play('t1')] });
+    const a2 = await ingest(A, { events: [play('t2'), { type: 'failed_login', timestamp: Date.now(), userId: rawUser, reason: 'bad_password' }] });
+    const b1 = await ingest(B, { events: [play('t1')] });
+
+    const records = await telemetry((rs) => [a1, a2, b1].every((id) => batchIdsOf(directory, rs).includes(id)));
+    const userIds = (id: string) => {
+      const r = records.find((x) => open(directory, x).batchId === id)!;
+      expect(r.value!.toString('latin1')).not.toContain(rawUser);
+      return open(directory, r).events.map((e) => ('userId' in e ? e.userId : undefined));
+    };
+    const [ua1] = userIds(a1);
+    const [ua2, uaLogin] = userIds(a2);
+    const [ub1] = userIds(b1);
+    expect(ua1).toMatch(/^u_[A-Za-z0-9_-]{43}$/);
+    expect(ua1).not.toContain(rawUser);
+    expect(ua2).toBe(ua1);
+    expect(uaLogin).toBe(ua1);
+    expect(ub1).toMatch(/^u_/);
+    expect(ub1).not.toBe(ua1);
+    // Exactly the HMAC under each tenant's pseudonym key from the control topic.
+    expect(ua1).toBe(directory.keyring.pseudonymise(A, rawUser));
+    expect(ub1).toBe(directory.keyring.pseudonymise(B, rawUser));
+  });
+
+  it("refuses a revoked key and an erased tenant's key with 401", async () => {
+    const revoke = await control.request<{ revoked: boolean }>('DELETE', `/v1/tenants/${B}/api-keys/${keyIdOf(keys[B].read)}`);
+    expect(revoke.status).toBe(200);
+    const spare = await control.createApiKey(B, ['ingest']);
+    await expectEventually(async () => expect((await post({ points: [point(metric('spare'))] }, { key: spare })).status).toBe(202));
+    expect((await control.request('DELETE', `/v1/tenants/${B}/api-keys/${keyIdOf(spare)}`)).status).toBe(200);
+    await expectEventually(async () => expect((await post({ points: [point(metric('revoked'))] }, { key: spare })).status).toBe(401));
+
+    expect((await control.request('DELETE', `/v1/tenants/${C}`)).status).toBe(200);
+    await expectEventually(async () => expect((await post({ points: [point(metric('erased'))] }, { key: keys[C].ingest })).status).toBe(401));
+    // Other tenants are unaffected.
+    await ingest(A, { points: [point(metric('after_erase'))] });
+  });
+
+  it('shuts down cleanly on SIGTERM (exit 0), having never logged an API key', async () => {
+    const codes = [await collectors.stop(), await controlProcess.stop()];
+    expect(codes).toEqual([0, 0]);
+    const log = readFileSync(collectors.logFile).subarray(logStart).toString('utf8');
+    expect(log).toContain('"stopped cleanly"');
+    for (const t of [A, B, C]) {
+      expect(log).not.toContain(keys[t].ingest);
+      expect(log).not.toContain(randomPartOf(keys[t].ingest));
+    }
+  }, 60_000);
+});
