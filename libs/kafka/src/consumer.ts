@@ -92,6 +92,8 @@ export class RecordConsumer {
   private connected = false;
   private stopping = false;
   private readonly inflight = new Set<Promise<void>>();
+  /** Last known lag per partition (high watermark − next offset). */
+  private readonly lagByPartition = new Map<string, number>();
 
   constructor(
     kafka: Kafka,
@@ -144,13 +146,23 @@ export class RecordConsumer {
           resolveOffset(message.offset);
           const next = (BigInt(message.offset) + 1n).toString();
           this.nextOffsets.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: next });
-          this.opts.metrics?.lag.set(
-            { group: this.opts.groupId, topic: batch.topic, partition: String(batch.partition) },
-            Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))),
-          );
+          const lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next)));
+          this.lagByPartition.set(`${batch.topic}:${batch.partition}`, lag);
+          this.opts.metrics?.lag.set({ group: this.opts.groupId, topic: batch.topic, partition: String(batch.partition) }, lag);
           await heartbeat();
         }
         await this.commit();
+  }
+
+  /**
+   * Records known to be waiting behind the last handled ones (as of each partition's last batch).
+   * Zero means caught up: stateful consumers may then act on the wall clock (e.g. close idle windows)
+   * without racing records still queued.
+   */
+  backlog(): number {
+    let total = 0;
+    for (const lag of this.lagByPartition.values()) total += lag;
+    return total;
   }
 
   /** Commits what is safe to commit now. */

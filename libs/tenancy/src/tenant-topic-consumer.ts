@@ -38,6 +38,10 @@ export class TenantTopicConsumer {
     return this.consumer.isRunning();
   }
 
+  backlog(): number {
+    return this.consumer.backlog();
+  }
+
   run(): void {
     this.starting = this.startWhenControlReady();
   }

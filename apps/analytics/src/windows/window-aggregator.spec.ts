@@ -40,6 +40,13 @@ describe('WindowAggregator', () => {
     expect(a.closeDue(T0 + 9_000 + 3_000)).toHaveLength(1); // quiet for idleCloseMs: the clock closes it
   });
 
+  it('leaves a quiet tenant\'s window open while records are still queued behind (backlog)', () => {
+    const a = agg();
+    a.add('label-a', pt(1, T0 + 9_000), src(1), T0 + 9_000);
+    expect(a.closeDue(T0 + 60_000, false)).toEqual([]);
+    expect(a.closeDue(T0 + 60_000, true)).toHaveLength(1);
+  });
+
   it('drops points for windows already closed instead of rewriting them partially', () => {
     const a = agg();
     a.add('label-a', pt(1, T0), src(1), T0);

@@ -76,14 +76,17 @@ export class WindowAggregator {
   }
 
   /**
-   * Removes and returns the windows whose end has passed their tenant's watermark. They stay
+   * Removes and returns the windows whose end has passed their tenant's watermark (`caughtUp`: the
+   * consumer has nothing queued, so a quiet tenant is really quiet). They stay
    * "pending" (holding back commits) until `acknowledge` confirms they were published and stored.
    */
-  closeDue(now: number): ClosedWindow[] {
+  closeDue(now: number, caughtUp = true): ClosedWindow[] {
     const watermark = new Map<string, number>();
     for (const [tenant, newest] of this.newestEvent) {
       const byData = newest - this.opts.allowedLatenessMs;
-      const idle = now - (this.lastSeen.get(tenant) ?? now) >= this.opts.idleCloseMs;
+      // The clock may close a quiet tenant's windows only when no records are queued behind: with a
+      // backlog (after a crash, or under load), its points may still be on their way.
+      const idle = caughtUp && now - (this.lastSeen.get(tenant) ?? now) >= this.opts.idleCloseMs;
       watermark.set(tenant, idle ? Math.max(byData, now - this.opts.allowedLatenessMs) : byData);
     }
     const closed: ClosedWindow[] = [];

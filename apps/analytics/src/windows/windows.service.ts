@@ -42,9 +42,7 @@ export class WindowsService {
       points: new Counter({ name: 'headroom_analytics_points_total', help: 'Points by outcome (windowed, late).', labelNames: ['outcome'], registers: [registry] }),
       open: new Gauge({ name: 'headroom_analytics_open_windows', help: 'Windows currently open in memory.', registers: [registry] }),
     };
-  }
-
-  async restore(): Promise<void> {
+    // Registered before the control topic is read, so no erasure can slip by.
     // Erasure: the tenant's keys are shredded by the directory; its stored windows go too. Queued
     // behind any flush in progress: a save that began before the erasure would otherwise commit the
     // tenant's rows after the delete. Flushes queued after it skip the tenant (isErased).
@@ -55,6 +53,9 @@ export class WindowsService {
           .catch((err) => this.logger.error({ tenant: r.tenant, err: String(err) }, 'could not delete erased tenant windows'));
       }
     });
+  }
+
+  async restore(): Promise<void> {
     await this.repo.migrate();
     for (const [tenant, until] of await this.repo.loadProgress()) this.aggregator.restoreProgress(tenant, until);
   }
@@ -73,15 +74,15 @@ export class WindowsService {
   }
 
   /** Closes due windows and persists them; serialised so flushes never overlap. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.flushOnce()).catch((err) => {
+  flush(caughtUp = true): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushOnce(caughtUp)).catch((err) => {
       this.logger.warn({ err: String(err), pending: this.unsaved.length }, 'flush failed; will retry');
     });
     return this.flushing;
   }
 
-  private async flushOnce(): Promise<void> {
-    this.unsaved.push(...this.aggregator.closeDue(this.now()));
+  private async flushOnce(caughtUp: boolean): Promise<void> {
+    this.unsaved.push(...this.aggregator.closeDue(this.now(), caughtUp));
     this.metrics.open.set(this.aggregator.openWindows());
     if (this.unsaved.length === 0) return;
     const batch = this.unsaved.slice();
