@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { DynamicModule, Type } from '@nestjs/common';
 import { createLogger, NestPinoLogger, type Logger } from './logger';
 import { READINESS } from './tokens';
+import { HttpErrorFilter } from './http-error.filter';
 import type { Readiness } from './readiness';
 
 export interface BootstrapOptions {
@@ -26,6 +27,7 @@ export async function bootstrapService(module: Type<unknown> | DynamicModule, op
     new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 10 * 1024 * 1024 }),
     { logger: new NestPinoLogger(options.logger), bufferLogs: false },
   );
+  app.useGlobalFilters(new HttpErrorFilter(options.logger));
   await app.listen(options.port, options.host);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : options.port;

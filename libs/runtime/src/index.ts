@@ -5,3 +5,4 @@ export * from './health.controller';
 export * from './runtime.module';
 export * from './bootstrap';
 export * from './request-validation';
+export * from './http-error.filter';
