@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
 import { TenancyModule } from '@headroom/tenancy';
+import { DatabaseModule } from '@headroom/database';
 import type { AnalyticsConfig } from './config';
 import { WindowsModule } from './windows/windows.module';
 
@@ -12,6 +13,7 @@ export class AppModule {
       imports: [
         RuntimeModule.forRoot({ service: 'analytics', logger }),
         TenancyModule.forRoot({ service: 'analytics', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         WindowsModule.forRoot(config),
       ],
     };

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
 import { TenancyModule } from '@headroom/tenancy';
 import type { ControlConfig } from './config';
-import { DatabaseModule } from './database/database.module';
+import { DatabaseModule } from '@headroom/database';
 import { TenantsModule } from './tenants/tenants.module';
 
 @Module({})
@@ -13,7 +13,7 @@ export class AppModule {
       imports: [
         RuntimeModule.forRoot({ service: 'control', logger }),
         TenancyModule.forRoot({ service: 'control', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
-        DatabaseModule.forRoot(config.DATABASE_URL),
+        DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         TenantsModule.forRoot(config),
       ],
     };

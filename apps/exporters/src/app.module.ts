@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
 import { TenancyModule } from '@headroom/tenancy';
 import type { ExportersConfig } from './config';
-import { DatabaseModule } from './database/database.module';
+import { DatabaseModule } from '@headroom/database';
 import { PrometheusModule } from './prometheus/prometheus.module';
 
 @Module({})

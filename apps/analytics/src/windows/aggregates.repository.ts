@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { inTransaction, migrateSchema } from '@headroom/database';
 import type { ClosedWindow } from './window-aggregator';
 
 const MIGRATION = `
@@ -32,14 +33,7 @@ export class AggregatesRepository {
   constructor(private readonly pool: Pool) {}
 
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('select pg_advisory_lock(715002)');
-      await client.query(MIGRATION);
-      await client.query('select pg_advisory_unlock(715002)');
-    } finally {
-      client.release();
-    }
+    await migrateSchema(this.pool, 'analytics', MIGRATION);
   }
 
   async loadProgress(): Promise<Map<string, number>> {
@@ -49,9 +43,7 @@ export class AggregatesRepository {
 
   /** Upserts windows and advances each tenant's progress in one transaction. */
   async save(windows: ClosedWindow[], progress: Map<string, number>): Promise<void> {
-    const db = await this.pool.connect();
-    try {
-      await db.query('begin');
+    await inTransaction(this.pool, async (db) => {
       for (const { tenant, window: w } of windows) {
         await db.query(
           `insert into analytics.aggregates (tenant, series_id, window_start, window_ms, name, labels, count, sum, min, max, p50, p95, p99, unit)
@@ -69,28 +61,14 @@ export class AggregatesRepository {
           [tenant, until],
         );
       }
-      await db.query('commit');
-    } catch (err) {
-      await db.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      db.release();
-    }
+    });
   }
 
   /** Erasure: the tenant's windows and its progress row (keyed by the tenant id) go together. */
   async deleteTenant(tenant: string): Promise<void> {
-    const db = await this.pool.connect();
-    try {
-      await db.query('begin');
+    await inTransaction(this.pool, async (db) => {
       await db.query('delete from analytics.aggregates where tenant = $1', [tenant]);
       await db.query('delete from analytics.tenant_progress where tenant = $1', [tenant]);
-      await db.query('commit');
-    } catch (err) {
-      await db.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      db.release();
-    }
+    });
   }
 }

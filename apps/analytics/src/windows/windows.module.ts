@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { PG_POOL } from '@headroom/database';
 import { AggregateBatchMessage } from '@headroom/contracts';
 import type { RecordPublisher } from '@headroom/kafka';
 import { PUBLISHER } from '@headroom/tenancy';
@@ -9,15 +10,12 @@ import { ANALYTICS_SETTINGS, TelemetryConsumer } from './telemetry.consumer';
 import { WindowAggregator } from './window-aggregator';
 import { AGGREGATE_SINK, CLOCK, WindowsService, type AggregateSink } from './windows.service';
 
-const PG_POOL = Symbol('PG_POOL');
-
 @Module({})
 export class WindowsModule {
   static forRoot(config: AnalyticsConfig): DynamicModule {
     return {
       module: WindowsModule,
       providers: [
-        { provide: PG_POOL, useFactory: () => new Pool({ connectionString: config.DATABASE_URL, max: 5 }) },
         { provide: AggregatesRepository, inject: [PG_POOL], useFactory: (pool: Pool) => new AggregatesRepository(pool) },
         {
           provide: WindowAggregator,
@@ -32,11 +30,6 @@ export class WindowsModule {
         { provide: ANALYTICS_SETTINGS, useValue: { groupId: config.ANALYTICS_GROUP_ID, flushIntervalMs: config.FLUSH_INTERVAL_MS } },
         WindowsService,
         TelemetryConsumer,
-        {
-          provide: 'PG_POOL_CLOSER',
-          inject: [PG_POOL],
-          useFactory: (pool: Pool) => ({ onApplicationShutdown: () => pool.end() }),
-        },
       ],
     };
   }

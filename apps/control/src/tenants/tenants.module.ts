@@ -4,6 +4,7 @@ import type { ControlConfig } from '../config';
 import { ADMIN_TOKEN, AdminGuard } from './admin.guard';
 import { TenantsController } from './tenants.controller';
 import { CONTROL_KEK, TenantsService } from './tenants.service';
+import { ControlSchemaMigration } from './control-schema';
 
 @Module({})
 export class TenantsModule {
@@ -12,6 +13,7 @@ export class TenantsModule {
       module: TenantsModule,
       controllers: [TenantsController],
       providers: [
+        ControlSchemaMigration,
         TenantsService,
         AdminGuard,
         { provide: ADMIN_TOKEN, useValue: config.CONTROL_ADMIN_TOKEN },

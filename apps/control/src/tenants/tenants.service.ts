@@ -11,7 +11,7 @@ import {
 import { createWrappedKey, KeyEncryptionKey } from '@headroom/crypto';
 import type { RecordPublisher } from '@headroom/kafka';
 import { generateApiKey, PUBLISHER } from '@headroom/tenancy';
-import { PG_POOL } from '../database/database.module';
+import { inTransaction, PG_POOL } from '@headroom/database';
 import type { AlertConfigBody, CreateTenantBody } from './tenants.dto';
 
 export const CONTROL_KEK = Symbol('CONTROL_KEK');
@@ -179,18 +179,7 @@ export class TenantsService {
     ]);
   }
 
-  private async tx<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {
-    const db = await this.pool.connect();
-    try {
-      await db.query('begin');
-      const result = await work(db);
-      await db.query('commit');
-      return result;
-    } catch (err) {
-      await db.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      db.release();
-    }
+  private tx<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { AggregateWindow } from '@headroom/contracts';
-import { PG_POOL } from '../database/database.module';
+import { migrateSchema, PG_POOL } from '@headroom/database';
 
 export const WINDOW_REPOSITORY = Symbol('WINDOW_REPOSITORY');
 
@@ -56,19 +56,7 @@ export class PostgresWindowRepository implements WindowRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      // Replicas boot together: concurrent `create ... if not exists` can still race on the catalog, so serialise them.
-      await client.query('begin');
-      await client.query(`select pg_advisory_xact_lock(hashtext('exporters.migrate'))`);
-      await client.query(MIGRATION);
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    await migrateSchema(this.pool, 'exporters', MIGRATION);
   }
 
   async loadAll(): Promise<{ tenant: string; window: AggregateWindow }[]> {

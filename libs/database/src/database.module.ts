@@ -15,10 +15,7 @@ class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     // An idle client can die with the server; without a listener pg's error would crash the process.
     this.pool.on('error', (err) => this.logger.warn({ err: String(err) }, 'idle PostgreSQL client failed'));
-    this.readiness.register('database', async () => {
-      await this.pool.query('select 1');
-      return true;
-    });
+    this.readiness.register('postgres', async () => (await this.pool.query('select 1')).rowCount === 1);
   }
 
   /** Runs after every module's beforeApplicationShutdown, so consumers have finished writing. */
@@ -27,15 +24,18 @@ class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** The exporters' own PostgreSQL connection pool (schema `exporters`; no other service reads it). */
+/**
+ * A service's PostgreSQL pool (each service owns one schema that no other service reads), with a
+ * readiness check and a clean close on shutdown.
+ */
 @Global()
 @Module({})
 export class DatabaseModule {
-  static forRoot(options: { url: string }): DynamicModule {
+  static forRoot(options: { url: string; maxConnections?: number }): DynamicModule {
     return {
       module: DatabaseModule,
       providers: [
-        { provide: PG_POOL, useFactory: () => new Pool({ connectionString: options.url, max: 5, connectionTimeoutMillis: 5_000 }) },
+        { provide: PG_POOL, useFactory: () => new Pool({ connectionString: options.url, max: options.maxConnections ?? 5, connectionTimeoutMillis: 5_000 }) },
         DatabaseLifecycle,
       ],
       exports: [PG_POOL],
