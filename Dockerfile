@@ -12,7 +12,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --include=dev --no-audit --no-fund && npm cache clean --force
+# npm install, not npm ci: see .ci/run (lock files from npm 11 omit optional per-platform packages).
+RUN npm install --include=dev --no-audit --no-fund && npm cache clean --force
 
 COPY tsconfig.base.json tsconfig.json ./
 COPY libs ./libs
