@@ -4,6 +4,7 @@ import { TenancyModule } from '@headroom/tenancy';
 import type { ControlConfig } from './config';
 import { DatabaseModule } from '@headroom/database';
 import { TenantsModule } from './tenants/tenants.module';
+import { AuditModule } from './audit/audit.module';
 
 @Module({})
 export class AppModule {
@@ -15,6 +16,7 @@ export class AppModule {
         TenancyModule.forRoot({ service: 'control', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         TenantsModule.forRoot(config),
+        AuditModule.forRoot(config),
       ],
     };
   }

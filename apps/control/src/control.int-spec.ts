@@ -9,7 +9,7 @@ import { AuditEventSchema, ControlRecordMessage, Headers, Topics, type AuditEven
 import { KeyEncryptionKey, TenantDestroyedError, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { hashApiKey, TenantDirectory } from '@headroom/tenancy';
-import { localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+import { expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
 
 interface Issue {
   path: string;
@@ -35,6 +35,7 @@ const control = new ServiceProcess(
 const kafka = createKafkaClient({ brokers: testInfra().brokers, clientId: 'control-int-spec', logger: silentLogger() });
 
 const tenant = uniqueId('ctl');
+const startedAt = new Date().toISOString();
 const telemetryAad = { tenant, topic: Topics.telemetry.name, schema: 'telemetry-batch@1' };
 const sample = Buffer.from('{"points":[]}');
 
@@ -332,6 +333,26 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     expect(events.find((e) => e.action === 'data_key.rotate')?.target).toBe('data/2');
     const text = records.map((r) => r.value?.toString('utf8') ?? '').join('\n');
     for (const k of [ingestKey, readKey]) expect(text).not.toContain(k.secret);
+  });
+
+  it('stores the audit trail and serves it to operators only, newest first, including refused admin requests', async () => {
+    const expected = ['tenant.create', 'api_key.create', 'api_key.create', 'api_key.revoke', 'alert_config.update', 'data_key.rotate', 'tenant.erase'];
+    const stored = await expectEventually(async () => {
+      const res = await call<{ events: AuditEvent[] }>('GET', `/v1/audit?tenant=${tenant}`);
+      expect(res.status).toBe(200);
+      expect(res.body.events.map((e) => e.action).sort()).toEqual([...expected].sort());
+      return res.body.events;
+    }, { timeoutMs: 30_000 });
+    expect(stored[0].action).toBe('tenant.erase');
+    expect((await call('GET', `/v1/audit?tenant=${tenant}`, { token: null })).status).toBe(401);
+    expect(issuePaths((await call('GET', '/v1/audit?limit=0')).body)).toContain('limit');
+    // The refusals of the first test were audited, without the token that was presented.
+    await expectEventually(async () => {
+      const res = await call<{ events: (AuditEvent & { details: Record<string, unknown> })[] }>('GET', '/v1/audit?limit=1000');
+      const denied = res.body.events.filter((e) => e.action === 'admin.authenticate' && e.outcome === 'denied' && e.at >= startedAt);
+      expect(denied.length).toBeGreaterThanOrEqual(6);
+      expect(JSON.stringify(denied)).not.toContain('not-the-admin-token-but-long-enough');
+    }, { timeoutMs: 30_000 });
   });
 
   it('shuts down cleanly on SIGTERM (exit 0), having never logged an API key secret', async () => {
