@@ -33,6 +33,8 @@ const run = randomBytes(4).toString('hex');
 const A = uniqueId('col-a');
 const B = uniqueId('col-b');
 const C = uniqueId('col-c');
+/** A huge tenant spread over 4 shards (record keys `tenant#k`). */
+const S = uniqueId('col-s');
 /** Metric names unique to this run, so a search of the topic's bytes finds only ours. */
 const metric = (what: string) => `int_${what}_${run}`;
 const traceparentRe = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
@@ -79,7 +81,7 @@ async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
  * different partitions, read in no particular order: `until` must name everything the test needs.
  */
 async function telemetry(until: (rs: RawRecord[]) => boolean, opts: { assert?: boolean } = {}): Promise<RawRecord[]> {
-  const ours = (rs: RawRecord[]) => rs.filter((r) => [A, B, C].includes(r.headers[Headers.tenant] ?? '') || [A, B, C].includes((r.key ?? '').split('#')[0]));
+  const ours = (rs: RawRecord[]) => rs.filter((r) => [A, B, C, S].includes(r.headers[Headers.tenant] ?? '') || [A, B, C, S].includes((r.key ?? '').split('#')[0]));
   const records = ours(await readRawRecords(kafka, Topics.telemetry.name, { until: (rs) => until(ours(rs)), timeoutMs: 30_000 }));
   if (opts.assert ?? true) expect(until(records)).toBe(true);
   return records;
@@ -104,9 +106,11 @@ describe('collectors (process, real Kafka; control as a process)', () => {
       expect((await control.createTenant({ id: t, displayName: `Tenant ${t}` })).status).toBe(201);
       keys[t] = { ingest: await control.createApiKey(t, ['ingest']), read: await control.createApiKey(t, ['read']) };
     }
-    directory = await directoryFor([A, B, C]);
+    expect((await control.createTenant({ id: S, displayName: 'Sharded', shards: 4 })).status).toBe(201);
+    keys[S] = { ingest: await control.createApiKey(S, ['ingest']), read: await control.createApiKey(S, ['read']) };
+    directory = await directoryFor([A, B, C, S]);
     // collectors learns the keys from the control topic: wait until each ingest key is accepted.
-    for (const t of [A, B, C]) await expectEventually(() => ingest(t, { points: [point(metric('warmup'))] }));
+    for (const t of [A, B, C, S]) await expectEventually(() => ingest(t, { points: [point(metric('warmup'))] }));
   }, 120_000);
 
   afterAll(async () => {
@@ -146,6 +150,32 @@ describe('collectors (process, real Kafka; control as a process)', () => {
     expect(batch).toMatchObject({ source: 'http', points: [{ name, value: 312 }, { name, value: 318 }], events: [{ type: 'revenue', amount: 1.5 }] });
     // B's key cannot open A's record, nor can the record pass as B's.
     expect(() => directory.keyring.decrypt({ tenant: B, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, 1, record.value!)).toThrow();
+  });
+
+  it('spreads a sharded tenant over tenant#k keys, each series always on the same shard', async () => {
+    const name = metric('sharded');
+    const series = Array.from({ length: 40 }, (_, i) => `/r${i}`);
+    const batch = () => ({ points: series.map((route) => ({ name, labels: { route }, value: 1, timestamp: Date.now() })) });
+    const first = await ingest(S, batch());
+    const second = await ingest(S, batch());
+    // One batch becomes up to 4 records on different partitions: read until all 80 points are seen.
+    const records = await telemetry((rs) =>
+      rs
+        .filter((r) => r.headers[Headers.tenant] === S)
+        .map((r) => open(directory, r))
+        .filter((b) => b.batchId === first || b.batchId === second)
+        .reduce((n, b) => n + b.points.length, 0) >= 2 * series.length,
+    );
+    const shardOf = new Map<string, Set<string>>();
+    for (const r of records.filter((x) => x.headers[Headers.tenant] === S)) {
+      const b = open(directory, r);
+      if (b.batchId !== first && b.batchId !== second) continue;
+      expect(r.key).toMatch(new RegExp(`^${S}#[0-3]$`));
+      for (const p of b.points) shardOf.set(p.labels['route'], (shardOf.get(p.labels['route']) ?? new Set()).add(r.key!));
+    }
+    expect([...shardOf.keys()].sort()).toEqual([...series].sort());
+    for (const keysOfSeries of shardOf.values()) expect(keysOfSeries.size).toBe(1);
+    expect(new Set([...shardOf.values()].map((k) => [...k][0])).size).toBeGreaterThan(1);
   });
 
   it("refuses a body naming another tenant (400) and publishes nothing for either; A's key never writes under B", async () => {
