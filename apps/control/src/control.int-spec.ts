@@ -365,4 +365,21 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     }
     expect(log).not.toContain(secrets.adminToken);
   }, 30_000);
+
+  it('re-asserts its state on the control topic when it boots again (a lost topic heals)', async () => {
+    const erasedKey = `tenant_erased/${tenant}`;
+    const before = (await controlRecords(has(erasedKey), ids)).filter((r) => r.key === erasedKey).length;
+    const again = new ServiceProcess('control', 5150, serviceEnv('control', secrets, { slackApiUrl: 'http://127.0.0.1:1/api/' }), 'control-int');
+    await again.start();
+    try {
+      const after = await controlRecords((rs) => rs.filter((r) => r.key === erasedKey).length > before, ids);
+      expect(after.filter((r) => r.key === erasedKey).length).toBe(before + 1);
+      // Republishing changes nothing for a reader: the tenant stays erased.
+      const directory = directoryFrom(after);
+      expect(directory.isErased(tenant)).toBe(true);
+      expect(directory.tenant(tenant)).toBeUndefined();
+    } finally {
+      expect(await again.stop()).toBe(0);
+    }
+  }, 90_000);
 });

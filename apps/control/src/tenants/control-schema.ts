@@ -44,6 +44,7 @@ create table if not exists control.erased_tenants (
 
 @Injectable()
 export class ControlSchemaMigration implements OnModuleInit {
+  // Runs in onModuleInit, before TenantsService republishes in onApplicationBootstrap.
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   async onModuleInit(): Promise<void> {

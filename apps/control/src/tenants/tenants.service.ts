@@ -64,6 +64,47 @@ export class TenantsService {
     });
   }
 
+  /**
+   * Re-asserts everything control knows on the compacted topic (latest value per key wins, so
+   * repeating identical records changes nothing). Run at boot: a recreated or truncated control topic
+   * heals itself instead of leaving every other service without tenants and keys.
+   */
+  async republishAll(): Promise<number> {
+    const records: ControlRecord[] = [];
+    const iso = (d: Date | string) => new Date(d).toISOString();
+    const tenants = await this.pool.query('select id, display_name, locale, shards, status, created_at from control.tenants');
+    for (const t of tenants.rows) {
+      records.push({ kind: 'tenant', tenant: t.id, displayName: t.display_name, status: t.status, shards: t.shards, locale: t.locale, createdAt: iso(t.created_at) });
+    }
+    const dataKeys = await this.pool.query('select tenant, purpose, version, kek_id, wrapped, state, created_at from control.data_keys order by tenant, purpose, version');
+    for (const k of dataKeys.rows) {
+      records.push({ kind: 'data_key', tenant: k.tenant, purpose: k.purpose, version: k.version, kekId: k.kek_id, wrapped: k.wrapped, state: k.state, createdAt: iso(k.created_at) });
+    }
+    const apiKeys = await this.pool.query('select key_id, tenant, secret_hash, scopes, created_at, revoked_at from control.api_keys');
+    for (const k of apiKeys.rows) {
+      records.push({
+        kind: 'api_key',
+        keyId: k.key_id,
+        tenant: k.tenant,
+        secretHash: k.secret_hash,
+        scopes: k.scopes,
+        createdAt: iso(k.created_at),
+        ...(k.revoked_at ? { revokedAt: iso(k.revoked_at) } : {}),
+      });
+    }
+    const configs = await this.pool.query('select tenant, config, updated_at from control.alert_configs');
+    for (const c of configs.rows) records.push({ kind: 'alert_config', tenant: c.tenant, ...c.config, updatedAt: iso(c.updated_at) });
+    const erased = await this.pool.query('select id, erased_at from control.erased_tenants');
+    for (const e of erased.rows) records.push({ kind: 'tenant_erased', tenant: e.id, erasedAt: iso(e.erased_at) });
+    for (let i = 0; i < records.length; i += 500) {
+      await this.publisher.publish(
+        ControlRecordMessage,
+        records.slice(i, i + 500).map((value) => ({ key: controlKey(value), value })),
+      );
+    }
+    return records.length;
+  }
+
   async list() {
     const { rows } = await this.pool.query('select id, display_name, locale, shards, status, created_at from control.tenants order by id');
     return rows.map((r) => ({ id: r.id, displayName: r.display_name, locale: r.locale, shards: r.shards, status: r.status, createdAt: r.created_at }));
