@@ -12,7 +12,7 @@ export class AppModule {
       imports: [
         RuntimeModule.forRoot({ service: 'collectors', logger }),
         TenancyModule.forRoot({ service: 'collectors', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
-        IngestModule,
+        IngestModule.forRoot(config),
       ],
     };
   }

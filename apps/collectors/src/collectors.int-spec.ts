@@ -35,6 +35,8 @@ const B = uniqueId('col-b');
 const C = uniqueId('col-c');
 /** A huge tenant spread over 4 shards (record keys `tenant#k`). */
 const S = uniqueId('col-s');
+/** A tenant with its own small ingest limit. */
+const L = uniqueId('col-l');
 /** Metric names unique to this run, so a search of the topic's bytes finds only ours. */
 const metric = (what: string) => `int_${what}_${run}`;
 const traceparentRe = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
@@ -43,11 +45,15 @@ const keys: Record<string, { ingest: string; read: string }> = {};
 /** Every batch that got a 202, per tenant: all of them must be on the topic at the end. */
 const accepted: { tenant: string; batchId: string }[] = [];
 
+/** Response headers of the last `post`. */
+let lastHeaders: Response['headers'] | undefined;
+
 async function post(body: unknown, opts: { key?: string | null; headers?: Record<string, string>; query?: string; raw?: string } = {}): Promise<Sent> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
   if (opts.key) headers['authorization'] = `Bearer ${opts.key}`;
   const res = await fetch(`${collectors.url}/v1/ingest/metrics${opts.query ?? ''}`, { method: 'POST', headers, body: opts.raw ?? JSON.stringify(body) });
   const text = await res.text();
+  lastHeaders = res.headers;
   return { status: res.status, body: text ? (JSON.parse(text) as Sent['body']) : {} };
 }
 
@@ -81,7 +87,7 @@ async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
  * different partitions, read in no particular order: `until` must name everything the test needs.
  */
 async function telemetry(until: (rs: RawRecord[]) => boolean, opts: { assert?: boolean } = {}): Promise<RawRecord[]> {
-  const ours = (rs: RawRecord[]) => rs.filter((r) => [A, B, C, S].includes(r.headers[Headers.tenant] ?? '') || [A, B, C, S].includes((r.key ?? '').split('#')[0]));
+  const ours = (rs: RawRecord[]) => rs.filter((r) => [A, B, C, S, L].includes(r.headers[Headers.tenant] ?? '') || [A, B, C, S, L].includes((r.key ?? '').split('#')[0]));
   const records = ours(await readRawRecords(kafka, Topics.telemetry.name, { until: (rs) => until(ours(rs)), timeoutMs: 30_000 }));
   if (opts.assert ?? true) expect(until(records)).toBe(true);
   return records;
@@ -108,9 +114,11 @@ describe('collectors (process, real Kafka; control as a process)', () => {
     }
     expect((await control.createTenant({ id: S, displayName: 'Sharded', shards: 4 })).status).toBe(201);
     keys[S] = { ingest: await control.createApiKey(S, ['ingest']), read: await control.createApiKey(S, ['read']) };
-    directory = await directoryFor([A, B, C, S]);
+    expect((await control.createTenant({ id: L, displayName: 'Limited', limits: { ratePerSecond: 5, burst: 10 } })).status).toBe(201);
+    keys[L] = { ingest: await control.createApiKey(L, ['ingest']), read: await control.createApiKey(L, ['read']) };
+    directory = await directoryFor([A, B, C, S, L]);
     // collectors learns the keys from the control topic: wait until each ingest key is accepted.
-    for (const t of [A, B, C, S]) await expectEventually(() => ingest(t, { points: [point(metric('warmup'))] }));
+    for (const t of [A, B, C, S, L]) await expectEventually(() => ingest(t, { points: [point(metric('warmup'))] }));
   }, 120_000);
 
   afterAll(async () => {
@@ -150,6 +158,23 @@ describe('collectors (process, real Kafka; control as a process)', () => {
     expect(batch).toMatchObject({ source: 'http', points: [{ name, value: 312 }, { name, value: 318 }], events: [{ type: 'revenue', amount: 1.5 }] });
     // B's key cannot open A's record, nor can the record pass as B's.
     expect(() => directory.keyring.decrypt({ tenant: B, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, 1, record.value!)).toThrow();
+  });
+
+  it("enforces a tenant's own ingest limit with 429 and Retry-After, refusing a batch whole, and only for that tenant", async () => {
+    const name = metric('limited');
+    const many = (n: number) => ({ points: Array.from({ length: n }, (_, i) => point(name, i)) });
+    const accepted = await ingest(L, many(8)); // 1 (warm-up) + 8 of a burst of 10
+    const refused = await post(many(8), { key: keys[L].ingest });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ error: 'rate_limited' });
+    expect(Number(lastHeaders?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const tooBig = await post(many(11), { key: keys[L].ingest });
+    expect(tooBig.status).toBe(429);
+    expect(tooBig.body.message).toMatch(/burst of 10/);
+    await ingest(A, many(50)); // another tenant is not affected
+    const records = await telemetry((rs) => rs.some((r) => r.headers[Headers.tenant] === L && open(directory, r).batchId === accepted));
+    const limitedPoints = records.filter((r) => r.headers[Headers.tenant] === L).flatMap((r) => open(directory, r).points).filter((p) => p.name === name);
+    expect(limitedPoints).toHaveLength(8);
   });
 
   it('spreads a sharded tenant over tenant#k keys, each series always on the same shard', async () => {

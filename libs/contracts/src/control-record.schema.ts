@@ -8,6 +8,13 @@ import { Topics } from './topics';
  * value per entity win; a tombstone (null value) deletes it. Other services learn tenants, API keys,
  * data keys and alert configuration from this topic only.
  */
+/** Per-tenant ingest limits (Mimir-style): points+events per second, with a burst allowance. */
+export const IngestLimitsSchema = z.object({
+  ratePerSecond: z.number().int().positive().max(10_000_000),
+  burst: z.number().int().positive().max(100_000_000),
+});
+export type IngestLimits = z.infer<typeof IngestLimitsSchema>;
+
 export const TenantRecordSchema = z.object({
   kind: z.literal('tenant'),
   tenant: TenantIdSchema,
@@ -16,6 +23,8 @@ export const TenantRecordSchema = z.object({
   /** Partitions a huge tenant spreads over (key `tenant#k`); each series stays on one. */
   shards: z.number().int().min(1).max(64),
   locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'must be a BCP 47 tag like fr or fr-FR'),
+  /** Absent: the collectors' defaults apply. */
+  limits: IngestLimitsSchema.optional(),
   createdAt: IsoDateSchema,
 });
 

@@ -36,6 +36,7 @@ create table if not exists control.alert_configs (
   config jsonb not null,
   updated_at timestamptz not null
 );
+alter table control.tenants add column if not exists limits jsonb;
 create table if not exists control.erased_tenants (
   id text primary key,
   erased_at timestamptz not null

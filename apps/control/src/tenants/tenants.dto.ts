@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiKeyScopeSchema, TenantIdSchema, ThresholdRuleSchema } from '@headroom/contracts';
+import { ApiKeyScopeSchema, IngestLimitsSchema, TenantIdSchema, ThresholdRuleSchema } from '@headroom/contracts';
 
 export const AlertConfigBodySchema = z
   .object({
@@ -14,6 +14,7 @@ export const CreateTenantBodySchema = z
     displayName: z.string().min(1).max(200),
     locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'must be a BCP 47 tag like fr or fr-FR').default('en'),
     shards: z.number().int().min(1).max(64).default(1),
+    limits: IngestLimitsSchema.strict().optional(),
     alerting: AlertConfigBodySchema.optional(),
   })
   .strict();

@@ -37,13 +37,13 @@ export class TenantsService {
       const erased = await db.query('select 1 from control.erased_tenants where id = $1', [body.id]);
       if (erased.rowCount) throw new ConflictException({ error: 'tenant_erased', message: `tenant ${body.id} was erased; its id cannot be reused` });
       const inserted = await db.query(
-        `insert into control.tenants (id, display_name, locale, shards, status, created_at) values ($1,$2,$3,$4,'active',$5)
+        `insert into control.tenants (id, display_name, locale, shards, status, created_at, limits) values ($1,$2,$3,$4,'active',$5,$6)
          on conflict (id) do nothing`,
-        [body.id, body.displayName, body.locale, body.shards, createdAt],
+        [body.id, body.displayName, body.locale, body.shards, createdAt, body.limits ? JSON.stringify(body.limits) : null],
       );
       if (!inserted.rowCount) throw new ConflictException({ error: 'tenant_exists', message: `tenant ${body.id} already exists` });
       const records: ControlRecord[] = [
-        { kind: 'tenant', tenant: body.id, displayName: body.displayName, status: 'active', shards: body.shards, locale: body.locale, createdAt },
+        { kind: 'tenant', tenant: body.id, displayName: body.displayName, status: 'active', shards: body.shards, locale: body.locale, ...(body.limits ? { limits: body.limits } : {}), createdAt },
       ];
       for (const purpose of ['data', 'pseudonym'] as const) {
         const key = createWrappedKey(this.kek, body.id, purpose, 1, now);
@@ -60,7 +60,7 @@ export class TenantsService {
       }
       if (body.alerting) records.push(await this.writeAlertConfig(db, body.id, body.alerting, now));
       await this.publish(records, { action: 'tenant.create', actor, tenant: body.id, target: body.id });
-      return { id: body.id, displayName: body.displayName, locale: body.locale, shards: body.shards, status: 'active', createdAt };
+      return { id: body.id, displayName: body.displayName, locale: body.locale, shards: body.shards, limits: body.limits, status: 'active', createdAt };
     });
   }
 
@@ -72,9 +72,18 @@ export class TenantsService {
   async republishAll(): Promise<number> {
     const records: ControlRecord[] = [];
     const iso = (d: Date | string) => new Date(d).toISOString();
-    const tenants = await this.pool.query('select id, display_name, locale, shards, status, created_at from control.tenants');
+    const tenants = await this.pool.query('select id, display_name, locale, shards, status, created_at, limits from control.tenants');
     for (const t of tenants.rows) {
-      records.push({ kind: 'tenant', tenant: t.id, displayName: t.display_name, status: t.status, shards: t.shards, locale: t.locale, createdAt: iso(t.created_at) });
+      records.push({
+        kind: 'tenant',
+        tenant: t.id,
+        displayName: t.display_name,
+        status: t.status,
+        shards: t.shards,
+        locale: t.locale,
+        ...(t.limits ? { limits: t.limits } : {}),
+        createdAt: iso(t.created_at),
+      });
     }
     const dataKeys = await this.pool.query('select tenant, purpose, version, kek_id, wrapped, state, created_at from control.data_keys order by tenant, purpose, version');
     for (const k of dataKeys.rows) {
