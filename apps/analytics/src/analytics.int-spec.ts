@@ -15,6 +15,8 @@ import { Pool } from 'pg';
 import {
   AggregateBatchMessage,
   ControlRecordMessage,
+  SignalBatchMessage,
+  type SignalBatch,
   controlKey,
   DlqRecordSchema,
   Headers,
@@ -462,4 +464,37 @@ describe('analytics (process, real servers)', () => {
       expect(await rows(E)).toEqual([]);
     }, 120_000);
   });
+
+  it('publishes an anomaly signal, sealed for its tenant, when a window p95 breaks from its series history', async () => {
+    const G = uniqueId('an-g');
+    await makeTenant(G);
+    const p = await started(analytics('signals', 5226));
+    // 400 quiet windows two hours back, then one spike; windows close by event time and idleness.
+    const base = Math.floor((Date.now() - 2 * 3600_000) / WINDOW_MS) * WINDOW_MS;
+    let seed = 11;
+    const noise = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 10;
+    const points = Array.from({ length: 400 }, (_, i) => latency(120 + noise(), base + i * WINDOW_MS + 1));
+    const spikeAt = base + 400 * WINDOW_MS + 1;
+    await send(G, [...points, latency(480, spikeAt)]);
+    const spikeEnd = base + 401 * WINDOW_MS;
+    const accepted = new Map([[SignalBatchMessage.id, SignalBatchMessage]]);
+    const signalsOf = (rs: RawRecord[]) =>
+      rs
+        .filter((r) => r.headers[Headers.tenant] === G)
+        .flatMap((r) => {
+          const d = decodeRecord(r.topic, r.key, r.value, r.headers, accepted, keyring);
+          if (!d.ok) throw new Error(`${d.code}: ${d.reason}`);
+          return (d.value as SignalBatch).signals;
+        });
+    const records = await readRawRecords(kafka, Topics.signals.name, { until: (rs) => signalsOf(rs).some((x) => x.timestamp === spikeEnd), timeoutMs: 60_000 });
+    const signals = signalsOf(records);
+    const spike = signals.find((x) => x.timestamp === spikeEnd);
+    expect(spike).toMatchObject({ kind: 'anomaly', detector: 'seasonal', value: 480, series: { name: 'api_latency_ms', labels: { route: '/play' } } });
+    expect(spike!.score).toBeGreaterThanOrEqual(0.6);
+    expect(spike!.explanation).toMatch(/480 ms/);
+    // A quiet series raises (almost) nothing: at most 1 % of its windows.
+    expect(signals.filter((x) => x !== spike).length).toBeLessThanOrEqual(4);
+    expect(await p.metric('headroom_analytics_anomaly_signals_total')).toBe(signals.length);
+    expect(await p.stop()).toBe(0);
+  }, 120_000);
 });

@@ -1,7 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { PG_POOL } from '@headroom/database';
-import { AggregateBatchMessage } from '@headroom/contracts';
+import { AggregateBatchMessage, SignalBatchMessage } from '@headroom/contracts';
+import { SeriesAnomalies } from '../signals/series-anomalies';
 import type { RecordPublisher } from '@headroom/kafka';
 import { PUBLISHER } from '@headroom/tenancy';
 import type { AnalyticsConfig } from '../config';
@@ -25,9 +26,13 @@ export class WindowsModule {
         {
           provide: AGGREGATE_SINK,
           inject: [PUBLISHER],
-          useFactory: (publisher: RecordPublisher): AggregateSink => ({ publish: (records) => publisher.publish(AggregateBatchMessage, records) }),
+          useFactory: (publisher: RecordPublisher): AggregateSink => ({
+            publish: (records) => publisher.publish(AggregateBatchMessage, records),
+            publishSignals: (records) => publisher.publish(SignalBatchMessage, records),
+          }),
         },
         { provide: ANALYTICS_SETTINGS, useValue: { groupId: config.ANALYTICS_GROUP_ID, flushIntervalMs: config.FLUSH_INTERVAL_MS } },
+        { provide: SeriesAnomalies, useFactory: () => new SeriesAnomalies({ threshold: config.ANOMALY_THRESHOLD, maxSeries: config.ANOMALY_MAX_SERIES }) },
         WindowsService,
         TelemetryConsumer,
       ],

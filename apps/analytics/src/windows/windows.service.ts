@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { AggregateBatchMessage, type TelemetryBatch } from '@headroom/contracts';
+import { AggregateBatchMessage, SignalBatchMessage, type Signal, type TelemetryBatch } from '@headroom/contracts';
+import { SeriesAnomalies } from '../signals/series-anomalies';
 import type { OutgoingRecord } from '@headroom/kafka';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
@@ -14,6 +15,7 @@ export const CLOCK = Symbol('CLOCK');
 
 export interface AggregateSink {
   publish(records: OutgoingRecord<typeof AggregateBatchMessage>[]): Promise<void>;
+  publishSignals(records: OutgoingRecord<typeof SignalBatchMessage>[]): Promise<void>;
 }
 
 /**
@@ -26,7 +28,8 @@ export interface AggregateSink {
 export class WindowsService {
   private flushing: Promise<void> = Promise.resolve();
   private readonly unsaved: ClosedWindow[] = [];
-  private readonly metrics: { windows: Counter; points: Counter<'outcome'>; open: Gauge };
+  private readonly pendingSignals: { tenant: string; signal: Signal }[] = [];
+  private readonly metrics: { windows: Counter; points: Counter<'outcome'>; open: Gauge; signals: Counter };
 
   constructor(
     @Inject(WindowAggregator) readonly aggregator: WindowAggregator,
@@ -36,11 +39,13 @@ export class WindowsService {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CLOCK) private readonly now: () => number,
     @Inject(METRICS) registry: Registry,
+    @Inject(SeriesAnomalies) private readonly anomalies: SeriesAnomalies,
   ) {
     this.metrics = {
       windows: new Counter({ name: 'headroom_analytics_windows_closed_total', help: 'Windows closed and persisted.', registers: [registry] }),
       points: new Counter({ name: 'headroom_analytics_points_total', help: 'Points by outcome (windowed, late).', labelNames: ['outcome'], registers: [registry] }),
       open: new Gauge({ name: 'headroom_analytics_open_windows', help: 'Windows currently open in memory.', registers: [registry] }),
+      signals: new Counter({ name: 'headroom_analytics_anomaly_signals_total', help: 'Anomaly signals published on headroom.signals.v1.', registers: [registry] }),
     };
     // Registered before the control topic is read, so no erasure can slip by.
     // Erasure: the tenant's keys are shredded by the directory; its stored windows go too. Queued
@@ -48,6 +53,7 @@ export class WindowsService {
     // tenant's rows after the delete. Flushes queued after it skip the tenant (isErased).
     this.directory.onRecord((r) => {
       if (r.kind === 'tenant_erased') {
+        this.anomalies.forgetTenant(r.tenant);
         this.flushing = this.flushing
           .then(() => this.repo.deleteTenant(r.tenant))
           .catch((err) => this.logger.error({ tenant: r.tenant, err: String(err) }, 'could not delete erased tenant windows'));
@@ -82,7 +88,14 @@ export class WindowsService {
   }
 
   private async flushOnce(caughtUp: boolean): Promise<void> {
-    this.unsaved.push(...this.aggregator.closeDue(this.now(), caughtUp));
+    const closed = this.aggregator.closeDue(this.now(), caughtUp);
+    this.unsaved.push(...closed);
+    // Each window feeds its series' detector once, when it closes (in window order per series).
+    for (const c of closed.sort((a, b) => a.window.windowStart - b.window.windowStart)) {
+      if (this.directory.isErased(c.tenant)) continue;
+      const signal = this.anomalies.observe(c.tenant, c.window);
+      if (signal) this.pendingSignals.push({ tenant: c.tenant, signal });
+    }
     this.metrics.open.set(this.aggregator.openWindows());
     if (this.unsaved.length === 0) return;
     const batch = this.unsaved.slice();
@@ -105,11 +118,23 @@ export class WindowsService {
       }
     }
     await this.sink.publish(records);
+    await this.publishSignals();
     // An erased tenant leaves nothing keyed by its id behind, progress included.
     const progress = new Map([...byTenant.keys()].filter((t) => !this.directory.isErased(t)).map((t) => [t, this.aggregator.progress(t)]));
     await this.repo.save(batch.filter((c) => !this.directory.isErased(c.tenant)), progress);
     this.unsaved.splice(0, batch.length);
     this.aggregator.acknowledge(batch);
     this.metrics.windows.inc(batch.length);
+  }
+
+  /** Anomaly signals go out with the windows that raised them, one record per tenant. */
+  private async publishSignals(): Promise<void> {
+    if (this.pendingSignals.length === 0) return;
+    const pending = this.pendingSignals.slice();
+    const byTenant = new Map<string, Signal[]>();
+    for (const p of pending) if (!this.directory.isErased(p.tenant)) byTenant.set(p.tenant, [...(byTenant.get(p.tenant) ?? []), p.signal]);
+    await this.sink.publishSignals([...byTenant].map(([tenant, signals]) => ({ tenant, value: { signals } })));
+    this.pendingSignals.splice(0, pending.length);
+    this.metrics.signals.inc(pending.length);
   }
 }
