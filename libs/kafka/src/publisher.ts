@@ -32,7 +32,9 @@ export class RecordPublisher {
   ) {
     this.producer = kafka.producer({
       idempotent: true,
-      maxInFlightRequests: 5,
+      // kafkajs tracks idempotent sequence numbers itself: one request in flight keeps them gapless
+      // (concurrent publishes still batch into that request's successors).
+      maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
   }
