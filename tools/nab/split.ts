@@ -84,7 +84,7 @@ function main(): void {
   const corpus = readCorpus(dataDir);
   const variants = process.argv.slice(2).filter((a, k, all) => a !== '--data' && all[k - 1] !== '--data');
   if (variants.length === 0) variants.push('{}');
-  const f = (x: number): string => x.toFixed(1).padStart(5);
+  const f = (x: number): string => x.toFixed(process.env.DIGITS ? Number(process.env.DIGITS) : 1).padStart(5);
   for (const v of variants) {
     const r = evaluate(corpus, windows, JSON.parse(v) as Partial<SeasonalDetectorConfig>);
     console.log(

@@ -174,6 +174,90 @@ describe('seasonal detector', () => {
     });
   });
 
+  describe('relative entropy', () => {
+    /** Bimodal (6 or 14, noise 0.3) until `change`, then unimodal at 10: same mean, same range, no outlier. */
+    function shapeChange(change: number, length: number, seed: number): number[] {
+      const noise = seededGaussian(seed);
+      return Array.from({ length }, (_, i) => {
+        const n = noise();
+        return i < change ? 10 + (n >= 0 ? 4 : -4) + 0.3 * noise() : 10 + 0.3 * n;
+      });
+    }
+
+    function entropies(values: number[], config = {}): { scores: number[]; re: number[] } {
+      const d = createSeasonalDetector(config);
+      const scores: number[] = [];
+      const re: number[] = [];
+      values.forEach((v, i) => {
+        scores.push(d.update(MONDAY + i * STEP, v));
+        re.push(d.lastEntropy);
+      });
+      return { scores, re };
+    }
+
+    it('flags a change in the shape of the distribution that no single point reveals, once', () => {
+      const values = shapeChange(3000, 4000, 21);
+      const { scores, re } = entropies(values);
+      expect(re.slice(0, 3000).every((x) => x === 0)).toBe(true);
+      const fired = re.map((x, i) => (x > 0 ? i : -1)).filter((i) => i >= 0);
+      expect(fired).toHaveLength(1);
+      expect(fired[0]).toBeGreaterThanOrEqual(3000);
+      expect(fired[0]).toBeLessThan(3030);
+      expect(scores[fired[0]]).toBe(defaultSeasonalDetectorConfig.entropyScore);
+      // Without it the detector does not alert on this change.
+      const off = entropies(values, { entropyWindow: 0 });
+      expect(Math.max(...off.scores.slice(3000, 3100))).toBeLessThan(defaultSeasonalDetectorConfig.alertLevel);
+      expect(off.re.every((x) => x === 0)).toBe(true);
+    });
+
+    it('computes the test statistic against the remembered histograms (known answer)', () => {
+      // A series alternating 9, 11: one remembered histogram, every later window agrees with it.
+      const d = createSeasonalDetector({ warmup: 10 });
+      for (let i = 0; i < 200; i++) d.update(MONDAY + i * STEP, i % 2 === 0 ? 9 : 11);
+      const s = d.snapshot();
+      expect(s.reUsed).toHaveLength(1);
+      expect(s.reHyp).toHaveLength(defaultSeasonalDetectorConfig.entropyBins);
+      // Alternating 9/11 over the range [9, 11]: half the mass in the first bin, half in the last.
+      expect(s.reHyp?.[0]).toBeCloseTo(0.5, 1);
+      expect(s.reHyp?.[6]).toBeCloseTo(0.5, 1);
+      expect(s.reCur?.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    });
+
+    it('is part of the checkpoint, and older snapshots without it still load', () => {
+      const values = shapeChange(1500, 2000, 22);
+      const straight = entropies(values);
+      const first = createSeasonalDetector();
+      const head = values.slice(0, 1490).map((v, i) => [first.update(MONDAY + i * STEP, v), first.lastEntropy]);
+      const saved = JSON.parse(JSON.stringify(first.snapshot()));
+      expect(saved.reCur).toHaveLength(7);
+      const resumed = createSeasonalDetector({}, saved);
+      const tail = values.slice(1490).map((v, i) => [resumed.update(MONDAY + (i + 1490) * STEP, v), resumed.lastEntropy]);
+      const all = [...head, ...tail];
+      expect(all.map((x) => x[0])).toEqual(straight.scores);
+      expect(all.map((x) => x[1])).toEqual(straight.re);
+      expect(straight.re.some((x) => x > 0)).toBe(true);
+      expect(JSON.stringify(saved).length).toBeLessThan(2048);
+      delete saved.reCur;
+      delete saved.reHyp;
+      delete saved.reUsed;
+      const old = createSeasonalDetector({}, saved);
+      expect(Number.isFinite(old.update(MONDAY + 1490 * STEP, values[1490]))).toBe(true);
+    });
+
+    it('validates its settings with their paths', () => {
+      const issues = validateSeasonalDetectorConfig({
+        ...defaultSeasonalDetectorConfig,
+        entropyWindow: 2.5,
+        entropyBins: 1,
+        entropyHypotheses: 0,
+        entropyCritical: 0,
+        entropyScore: 2,
+        entropyInput: 3,
+      });
+      expect(issues.map((i) => i.path).sort()).toEqual(['entropyBins', 'entropyCritical', 'entropyHypotheses', 'entropyInput', 'entropyScore', 'entropyWindow']);
+    });
+  });
+
   it('ignores non-finite values without corrupting its state', () => {
     const d = createSeasonalDetector();
     for (let i = 0; i < 500; i++) d.update(MONDAY + i * STEP, 10 + (i % 3));

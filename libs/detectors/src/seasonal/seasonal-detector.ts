@@ -19,6 +19,9 @@ import { StreamingDetector, formatNumber } from '../common/streaming';
  * An anomaly likelihood (short-term average of the internal score against its long-run mean and
  * variance, Gaussian tail in log10) can raise the score when a run of points is unusually
  * surprising for this series although none of them is a record.
+ * A relative-entropy test (after Wang et al. 2011) compares the EW histogram of the last ~30 values
+ * (7 bins over the recent min/max range) with up to 4 remembered histograms; when none of them
+ * explains it (2·W·KL ≥ 80) the shape of the distribution has changed and the point scores 0.65.
  */
 export const SEASONAL_DETECTOR_TYPE = 'seasonal';
 
@@ -67,6 +70,18 @@ export interface SeasonalDetectorConfig {
   likelihoodDigits: number;
   /** Floor of the long-run standard deviation of the short-term average (score units, 0..1). */
   likelihoodMinStd: number;
+  /** Relative entropy: EW window (points) of the recent value histogram (0 = off). */
+  entropyWindow: number;
+  /** Relative entropy: number of bins (values over the recent min/max range, or residual z). */
+  entropyBins: number;
+  /** Relative entropy: at most this many remembered "normal" histograms (least recently used is replaced). */
+  entropyHypotheses: number;
+  /** Relative entropy: 2·W·KL above which a hypothesis is rejected (chi-squared critical value). */
+  entropyCritical: number;
+  /** Relative entropy: score when every remembered histogram is rejected. */
+  entropyScore: number;
+  /** Relative entropy: 0 = bin the value over the recent range, 1 = bin the residual z in [-3, 3]. */
+  entropyInput: number;
   /** Unit used in explanations, e.g. "ms". */
   unit: string;
 }
@@ -94,6 +109,12 @@ export const defaultSeasonalDetectorConfig: SeasonalDetectorConfig = {
   likelihoodLong: 0.005,
   likelihoodDigits: 5,
   likelihoodMinStd: 0.02,
+  entropyWindow: 30,
+  entropyBins: 7,
+  entropyHypotheses: 4,
+  entropyCritical: 80,
+  entropyScore: 0.65,
+  entropyInput: 0,
   unit: '',
 };
 
@@ -116,6 +137,12 @@ export function validateSeasonalDetectorConfig(c: SeasonalDetectorConfig): Confi
   v.positive('likelihoodMinStd', c.likelihoodMinStd);
   if (!Number.isFinite(c.rangeMargin) || c.rangeMargin < 0) v.add('rangeMargin', 'must be a non-negative number');
   if (!Number.isFinite(c.minPeak) || c.minPeak < 0) v.add('minPeak', 'must be a non-negative number');
+  v.nonNegativeInt('entropyWindow', c.entropyWindow);
+  if (!Number.isInteger(c.entropyBins) || c.entropyBins < 2 || c.entropyBins > 16) v.add('entropyBins', 'must be an integer in [2, 16]');
+  if (!Number.isInteger(c.entropyHypotheses) || c.entropyHypotheses < 1 || c.entropyHypotheses > 8) v.add('entropyHypotheses', 'must be an integer in [1, 8]');
+  v.positive('entropyCritical', c.entropyCritical);
+  v.inRange('entropyScore', c.entropyScore, 0, 1, true);
+  if (c.entropyInput !== 0 && c.entropyInput !== 1) v.add('entropyInput', 'must be 0 (value) or 1 (residual)');
   if (typeof c.unit !== 'string') v.add('unit', 'must be a string');
   return v.issues;
 }
@@ -136,6 +163,12 @@ export interface SeasonalDetectorState {
   hist?: number[];
   /** Likelihood: short-term average, long-run mean and variance of it (absent in older snapshots). */
   lik?: [number, number, number];
+  /** Relative entropy: current EW histogram (absent in older snapshots or when off). */
+  reCur?: number[];
+  /** Relative entropy: remembered histograms, rounded to 1e-4, concatenated (entropyBins numbers each). */
+  reHyp?: number[];
+  /** Relative entropy: point count at which each remembered histogram last explained the data. */
+  reUsed?: number[];
 }
 
 const HOUR = 3_600_000;
@@ -162,6 +195,11 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
   private likShort = 0;
   private likMean = 0;
   private likVar = 0;
+  private reCur: Float64Array;
+  private reHyp: number[][] = [];
+  private reUsed: number[] = [];
+  /** Relative-entropy score of the last point, for diagnostics. */
+  lastEntropy = 0;
   // Last point, kept only for explain().
   private lastT = 0;
   private lastX = 0;
@@ -180,6 +218,7 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
     state?: SeasonalDetectorState,
   ) {
     assertValid(SEASONAL_DETECTOR_TYPE, validateSeasonalDetectorConfig(config));
+    this.reCur = new Float64Array(config.entropyBins);
     if (state) {
       this.n = state.n;
       this.level = state.level;
@@ -193,6 +232,13 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       this.quiet = state.quiet ?? 0;
       if (state.hist) this.hist.set(state.hist);
       if (state.lik) [this.likShort, this.likMean, this.likVar] = state.lik;
+      const K = config.entropyBins;
+      if (state.reCur && state.reHyp && state.reUsed && state.reCur.length === K && state.reHyp.length === K * state.reUsed.length) {
+        this.reCur.set(state.reCur);
+        for (let i = 0; i < state.reUsed.length; i++) this.reHyp.push(state.reHyp.slice(i * K, (i + 1) * K));
+        this.reUsed = state.reUsed.slice(0, config.entropyHypotheses);
+        this.reHyp.length = this.reUsed.length;
+      }
     }
   }
 
@@ -283,6 +329,52 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       this.likVar += a * (d * (sh - this.likMean) - this.likVar);
     }
 
+    // Relative entropy (Wang et al.): the EW histogram of recent values against remembered
+    // "normal" histograms; when none of them explains it, the distribution has changed.
+    let reScore = 0;
+    if (c.entropyWindow > 0) {
+      const K = c.entropyBins;
+      let pos: number;
+      if (c.entropyInput === 1) pos = ((zc < -3 ? -3 : zc > 3 ? 3 : zc) + 3) / 6;
+      else pos = span > 0 ? (value - this.lo) / span : 0.5;
+      let b = Math.floor(pos * K);
+      b = b < 0 ? 0 : b >= K ? K - 1 : b;
+      const cur = this.reCur;
+      const a = this.n < c.entropyWindow ? 1 / this.n : 1 / c.entropyWindow;
+      for (let k = 0; k < K; k++) cur[k] *= 1 - a;
+      cur[b] += a;
+      if (this.n >= c.entropyWindow && this.n > c.warmup) {
+        const floor = 0.5 / c.entropyWindow;
+        let best = -1;
+        let bestStat = Infinity;
+        for (let i = 0; i < this.reHyp.length; i++) {
+          const h = this.reHyp[i];
+          let kl = 0;
+          for (let k = 0; k < K; k++) if (cur[k] > 1e-9) kl += cur[k] * Math.log(cur[k] / (h[k] > floor ? h[k] : floor));
+          const stat = 2 * c.entropyWindow * kl;
+          if (stat < bestStat) {
+            bestStat = stat;
+            best = i;
+          }
+        }
+        if (best >= 0 && bestStat < c.entropyCritical) this.reUsed[best] = this.n;
+        else {
+          if (best >= 0) reScore = c.entropyScore;
+          const h = Array.from(cur, (x) => Math.round(x * 1e4) / 1e4);
+          if (this.reHyp.length < c.entropyHypotheses) {
+            this.reHyp.push(h);
+            this.reUsed.push(this.n);
+          } else {
+            let lru = 0;
+            for (let i = 1; i < this.reUsed.length; i++) if (this.reUsed[i] < this.reUsed[lru]) lru = i;
+            this.reHyp[lru] = h;
+            this.reUsed[lru] = this.n;
+          }
+        }
+      }
+    }
+    this.lastEntropy = reScore;
+
     // Learn after scoring: no look-ahead.
     if (this.n > PEAK_START) {
       const decayed = this.peak * c.peakDecay;
@@ -317,6 +409,7 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
     score = stretch(score);
     this.lastLikelihood = likScore;
     if (likScore > score) score = likScore;
+    if (reScore > score) score = reScore;
     if (this.quiet > 0) {
       this.quiet--;
       score *= c.holdoffFactor;
@@ -345,6 +438,7 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       const edge = above ? this.lastHi : this.lastLo;
       text += `, and ${above ? 'above the highest' : 'below the lowest'} value seen recently (${formatNumber(edge)}${u}) by ${(this.lastRange * 100).toFixed(0)}% of the usual range`;
     }
+    if (this.lastEntropy > 0) text += `; the mix of the last ~${this.config.entropyWindow} values matches none of the ${this.reHyp.length} patterns seen recently`;
     return `${text} (score ${this.lastScore.toFixed(2)})`;
   }
 
@@ -361,6 +455,7 @@ export class SeasonalDetector implements StreamingDetector<SeasonalDetectorState
       hi: this.hi,
       quiet: this.quiet,
       hist: Array.from(this.hist),
+      ...(this.config.entropyWindow > 0 ? { reCur: Array.from(this.reCur), reHyp: this.reHyp.flat(), reUsed: this.reUsed.slice() } : {}),
       ...(this.config.likelihoodShort > 0 ? { lik: [this.likShort, this.likMean, this.likVar] as [number, number, number] } : {}),
     };
   }
