@@ -75,11 +75,12 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
   const tenantA = uniqueId('label-a');
   const tenantB = uniqueId('label-b');
   const tenantC = uniqueId('label-c');
+  const tenantD = uniqueId('label-d');
   const channelA = `#a-${tenantA}`.slice(0, 80);
   const channelB = `#b-${tenantB}`.slice(0, 80);
   const channelC = `#c-${tenantC}`.slice(0, 80);
+  const channelD = `#d-${tenantD}`.slice(0, 80);
   let slackApiUrl = '';
-  const alertEvents: { tenant: string; value: AlertEvent }[] = [];
   const openApps: NestFastifyApplication[] = [];
   const watchers: ReturnType<KafkaClient['consumer']>[] = [];
 
@@ -97,6 +98,53 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
       PORT: '0',
       LOG_LEVEL: 'info',
     });
+  }
+
+  function processEnv(groupId: string) {
+    return {
+      KAFKA_BROKERS: infra.brokers.join(','),
+      REDIS_URL: infra.redisUrl,
+      HEADROOM_KEK: kekBase64,
+      HEADROOM_KEK_ID: kekId,
+      SLACK_TOKEN,
+      SLACK_API_URL: slackApiUrl,
+      ALERTING_GROUP_ID: groupId,
+    };
+  }
+
+  const randomPort = () => 20_000 + Math.floor(Math.random() * 20_000);
+
+  async function scanKeys(match: string): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      found.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    return found.sort();
+  }
+
+  /** Watches headroom.alerts.v1 from its current end, keeping only the given tenants' events. */
+  async function watchAlerts(tenants: string[]) {
+    const events: { tenant: string; value: AlertEvent }[] = [];
+    const groupId = uniqueId('alerting-int-alerts');
+    const watcher = kafka.consumer({ groupId });
+    watchers.push(watcher);
+    await pinGroup(kafka, groupId, Topics.alerts.name);
+    await watcher.connect();
+    await watcher.subscribe({ topic: Topics.alerts.name, fromBeginning: false });
+    const mine = new Set(tenants);
+    await watcher.run({
+      eachMessage: async ({ topic, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+        if (!mine.has(headers['hr-tenant'] ?? '')) return;
+        const decoded = decodeRecord(topic, message.key?.toString() ?? null, message.value, headers, new Set([AlertEventMessage.id]), keyring);
+        if (decoded.ok && decoded.tenant) events.push({ tenant: decoded.tenant, value: decoded.value as AlertEvent });
+      },
+    });
+    return events;
   }
 
   async function bootInProcess(groupId: string) {
@@ -128,6 +176,7 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
       [tenantA, 'en'],
       [tenantB, 'en'],
       [tenantC, 'fr'],
+      [tenantD, 'en'],
     ] as const) {
       records.push({ kind: 'tenant', tenant, displayName: tenant, status: 'active', shards: 1, locale, createdAt: at });
       const key = createWrappedKey(kek, tenant, 'data', 1);
@@ -139,6 +188,7 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     // B watches the same metric with a much higher threshold: A's rule must never judge B's windows.
     records.push({ kind: 'alert_config', tenant: tenantB, slackChannel: channelB, rules: [{ ...latencyRule, threshold: 1_000 }], updatedAt: at });
     records.push({ kind: 'alert_config', tenant: tenantC, slackChannel: channelC, rules: [latencyRule], updatedAt: at });
+    records.push({ kind: 'alert_config', tenant: tenantD, slackChannel: channelD, rules: [latencyRule], updatedAt: at });
     await control.publish(ControlRecordMessage, records.map((value) => ({ key: controlKey(value), value })));
   });
 
@@ -148,31 +198,15 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     await control.disconnect();
     await data.disconnect();
     await slack.stop();
-    for (const tenant of [tenantA, tenantB, tenantC]) {
-      const keys = await redis.keys(`hr:notif:${tenant}:*`);
+    for (const tenant of [tenantA, tenantB, tenantC, tenantD]) {
+      const keys = [...(await scanKeys(`hr:notif:${tenant}:*`)), ...(await scanKeys(`hr:alert:${tenant}:*`)), ...(await scanKeys(`hr:alert:${tenant}-x:*`))];
       if (keys.length) await redis.del(...keys);
     }
     await redis.quit();
   });
 
   it('pages only the breaching tenant, once per transition, and publishes the alert events', async () => {
-    // Watch headroom.alerts.v1 from its current end, keeping only this run's tenants.
-    const alertsGroup = uniqueId('alerting-int-alerts');
-    const watcher = kafka.consumer({ groupId: alertsGroup });
-    watchers.push(watcher);
-    await pinGroup(kafka, alertsGroup, Topics.alerts.name);
-    await watcher.connect();
-    await watcher.subscribe({ topic: Topics.alerts.name, fromBeginning: false });
-    const mine = new Set([tenantA, tenantB]);
-    await watcher.run({
-      eachMessage: async ({ topic, message }) => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-        if (!mine.has(headers['hr-tenant'] ?? '')) return;
-        const decoded = decodeRecord(topic, message.key?.toString() ?? null, message.value, headers, new Set([AlertEventMessage.id]), keyring);
-        if (decoded.ok && decoded.tenant) alertEvents.push({ tenant: decoded.tenant, value: decoded.value as AlertEvent });
-      },
-    });
+    const alertEvents = await watchAlerts([tenantA, tenantB]);
 
     const groupId = uniqueId('alerting-int');
     const start = await pinGroup(kafka, groupId, Topics.aggregates.name);
@@ -219,8 +253,12 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     await first.app.close();
     openApps.splice(openApps.indexOf(first.app), 1);
 
-    // A fresh instance with no memory re-reads everything from the same start: every transition is
-    // recomputed, and the notification log in Redis stops each one from paging again.
+    // A fresh instance with no memory and no stored alert state (as if the hr:alert keys had expired)
+    // re-reads everything from the same start: every transition is recomputed, and the notification
+    // log in Redis stops each one from paging again.
+    const stateKeys = await scanKeys(`hr:alert:${tenantA}:*`);
+    expect(stateKeys).toHaveLength(1);
+    await redis.del(...stateKeys);
     const replayGroup = uniqueId('alerting-int-replay');
     await pinGroup(kafka, replayGroup, Topics.aggregates.name, start);
     const replay = await bootInProcess(replayGroup);
@@ -235,20 +273,59 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
   it('runs as a process: boots, pages in French, and stops cleanly on SIGTERM', async () => {
     const groupId = uniqueId('alerting-int-process');
     await pinGroup(kafka, groupId, Topics.aggregates.name);
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const service = new ServiceProcess('alerting', port, {
-      KAFKA_BROKERS: infra.brokers.join(','),
-      REDIS_URL: infra.redisUrl,
-      HEADROOM_KEK: kekBase64,
-      HEADROOM_KEK_ID: kekId,
-      SLACK_TOKEN,
-      SLACK_API_URL: slackApiUrl,
-      ALERTING_GROUP_ID: groupId,
-    });
+    const service = new ServiceProcess('alerting', randomPort(), processEnv(groupId));
     await service.start();
     await publishWindows(tenantC, [latency(0, 312.5)]);
     await expectEventually(() => expect(slack.messagesFor(channelC)).toHaveLength(1));
     expect(slack.messagesFor(channelC)[0]!.text).toBe(`[ALERTE] p95(api_latency_ms) = 312,5 > 250 — locataire ${tenantC}, route=/play`);
     expect(await service.stop()).toBe(0);
   }, 120_000);
+
+  it('keeps a firing alert across a restart (no second page, one RESOLVED with the original startsAt); erasure deletes the state', async () => {
+    const events = await watchAlerts([tenantD]);
+    const groupId = uniqueId('alerting-int-restart');
+    await pinGroup(kafka, groupId, Topics.aggregates.name);
+
+    const first = new ServiceProcess('alerting', randomPort(), processEnv(groupId), 'alerting-restart-1');
+    await first.start();
+    await publishWindows(tenantD, [latency(0, 312)]);
+    await expectEventually(() => expect(slack.messagesFor(channelD)).toHaveLength(1));
+    expect(slack.messagesFor(channelD)[0]!.text).toBe(`[FIRING] p95(api_latency_ms) = 312 > 250 — tenant ${tenantD}, route=/play`);
+    await expectEventually(() => expect(events).toHaveLength(1));
+    const key = `hr:alert:${tenantD}:${events[0]!.value.fingerprint}`;
+    expect(await redis.hgetall(key)).toEqual({ status: 'firing', startsAt: String(t0), lastWindowStart: String(t0) });
+    expect(await redis.ttl(key)).toBeGreaterThan(29 * 86_400);
+    expect(await first.stop()).toBe(0);
+
+    // A new process in the same group: it has no memory, only what Redis holds.
+    const second = new ServiceProcess('alerting', randomPort(), processEnv(groupId), 'alerting-restart-2');
+    await second.start();
+    await publishWindows(tenantD, [latency(1, 400)]); // still breaching: same episode, no page
+    await publishWindows(tenantD, [latency(2, 120)]); // healthy: resolves the episode of window 0
+    // Same key, same partition: once the RESOLVED has arrived, window 1 has been handled too.
+    await expectEventually(() => expect(slack.messagesFor(channelD)).toHaveLength(2));
+    expect(slack.messagesFor(channelD).map((m) => m.text)).toEqual([
+      `[FIRING] p95(api_latency_ms) = 312 > 250 — tenant ${tenantD}, route=/play`,
+      `[RESOLVED] p95(api_latency_ms) = 120 (threshold > 250) — tenant ${tenantD}, route=/play`,
+    ]);
+    await expectEventually(() => expect(events).toHaveLength(2));
+    expect(events.map((e) => [e.tenant, e.value.state, e.value.fingerprint, e.value.startsAt, e.value.endsAt])).toEqual([
+      [tenantD, 'firing', events[0]!.value.fingerprint, t0, undefined],
+      [tenantD, 'resolved', events[0]!.value.fingerprint, t0, t0 + 20_000],
+    ]);
+    expect(await redis.hgetall(key)).toEqual({ status: 'inactive', lastWindowStart: String(t0 + 20_000) });
+    // The second process never even tried to page FIRING (not a duplicate: no attempt at all).
+    const metricsText = await (await fetch(`${second.url}/metrics`)).text();
+    const notifications = metricsText.split('\n').filter((l) => l.startsWith('headroom_alerts_notifications_total{'));
+    expect(notifications).toEqual([expect.stringMatching(/^headroom_alerts_notifications_total\{channel="slack",state="resolved",outcome="sent"[^}]*\} 1$/)]);
+
+    // Erasure: the tenant's alert keys go (SCAN), a neighbour whose id starts with it stays.
+    const neighbour = `hr:alert:${tenantD}-x:${events[0]!.value.fingerprint}`;
+    await redis.hset(neighbour, { status: 'inactive', lastWindowStart: String(t0) });
+    const erased: ControlRecord = { kind: 'tenant_erased', tenant: tenantD, erasedAt: new Date().toISOString() };
+    await control.publish(ControlRecordMessage, [{ key: controlKey(erased), value: erased }]);
+    await expectEventually(async () => expect(await scanKeys(`hr:alert:${tenantD}:*`)).toEqual([]), { timeoutMs: 20_000 });
+    expect(await redis.exists(neighbour)).toBe(1);
+    expect(await second.stop()).toBe(0);
+  }, 150_000);
 });

@@ -5,7 +5,9 @@ import { PUBLISHER } from '@headroom/tenancy';
 import type { AlertingConfig } from './config';
 import { AlertingConsumer } from './alerting.consumer';
 import { ALERT_SINK, AlertingService, NOTIFIER, type AlertSink } from './alerting.service';
-import { NotificationsModule } from './notifications/notifications.module';
+import { NotificationsModule, REDIS } from './notifications/notifications.module';
+import { ALERT_STATE_STORE, RedisAlertStateStore } from './rules/alert-state-store';
+import type Redis from 'ioredis';
 import { NotificationsService } from './notifications/notifications.service';
 import { CONSUMER_OPTIONS, type ConsumerOptions } from './tokens';
 
@@ -28,6 +30,7 @@ export class AlertingModule {
             publish: (records: OutgoingRecord<typeof AlertEventMessage>[]) => publisher.publish(AlertEventMessage, records),
           }),
         },
+        { provide: ALERT_STATE_STORE, inject: [REDIS], useFactory: (redis: Redis) => new RedisAlertStateStore(redis) },
         AlertingService,
         AlertingConsumer,
       ],

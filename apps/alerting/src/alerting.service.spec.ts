@@ -4,12 +4,13 @@ import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createLogger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { AlertingService } from './alerting.service';
+import { InMemoryAlertStateStore } from './rules/alert-state-store';
 import type { AlertNotification } from './notifications/notification-channel';
 
 const at = '2026-01-01T00:00:00Z';
 const t0 = 1_767_225_600_000;
 
-function setup() {
+function setup(store = new InMemoryAlertStateStore()) {
   const directory = new TenantDirectory(new TenantKeyring(KeyEncryptionKey.generate()));
   const put = (r: ControlRecord) => directory.apply(controlKey(r), r);
   put({ kind: 'tenant', tenant: 'label-a', displayName: 'A', status: 'active', shards: 1, locale: 'fr', createdAt: at });
@@ -41,8 +42,9 @@ function setup() {
     },
   };
   const sink = { publish: async (records: { tenant?: string; value: AlertEvent | null }[]) => void events.push(...records.map((r) => ({ tenant: r.tenant, value: r.value }))) };
-  const service = new AlertingService(directory, notifier, sink, createLogger('test', 'silent'), new Registry());
-  return { service, notified, events, put, failOnce: () => (failNext = 1) };
+  const service = new AlertingService(directory, notifier, sink, createLogger('test', 'silent'), new Registry(), store);
+  service.onApplicationBootstrap();
+  return { service, notified, events, put, store, failOnce: () => (failNext = 1) };
 }
 
 const latency = (i: number, p95: number): AggregateWindow => ({
@@ -109,11 +111,60 @@ describe('AlertingService', () => {
     expect(events).toHaveLength(1);
   });
 
-  it('forgets an erased tenant', async () => {
-    const { service, notified, put } = setup();
+  it('forgets an erased tenant, in memory and in the store, and leaves other tenants alone', async () => {
+    const { service, notified, put, store } = setup();
     await service.handleBatch('label-a', { windows: [latency(0, 312)] });
+    await service.handleBatch('label-b', { windows: [{ ...latency(0, 0), series: { name: 'error_rate', labels: {} }, max: 0.5 }] });
+    expect([...store.hashes.keys()].map((k) => k.split(':')[2])).toEqual(['label-a', 'label-b']);
     put({ kind: 'tenant_erased', tenant: 'label-a', erasedAt: at });
+    await service.erasuresSettled();
+    expect([...store.hashes.keys()].map((k) => k.split(':')[2])).toEqual(['label-b']);
     await service.handleBatch('label-a', { windows: [latency(1, 100)] });
-    expect(notified.map((n) => n.state)).toEqual(['firing']);
+    expect(notified.map((n) => [n.tenant, n.state])).toEqual([
+      ['label-a', 'firing'],
+      ['label-b', 'firing'],
+    ]);
+  });
+
+  it('persists each committed transition and resumes it in a new process (same startsAt, no second page)', async () => {
+    const store = new InMemoryAlertStateStore();
+    const first = setup(store);
+    await first.service.handleBatch('label-a', { windows: [latency(0, 312)] });
+    expect([...store.hashes.values()]).toEqual([{ status: 'firing', startsAt: String(t0), lastWindowStart: String(t0) }]);
+
+    const second = setup(store);
+    await second.service.handleBatch('label-a', { windows: [latency(0, 312)] }); // replayed: stale
+    await second.service.handleBatch('label-a', { windows: [latency(1, 400)] }); // still breaching
+    await second.service.handleBatch('label-a', { windows: [latency(2, 100)] });
+    expect(second.notified.map((n) => [n.state, n.startsAt, n.endsAt])).toEqual([['resolved', t0, t0 + 20_000]]);
+    expect(second.events.map((e) => [e.value!.state, e.value!.startsAt])).toEqual([['resolved', t0]]);
+    expect([...store.hashes.values()]).toEqual([{ status: 'inactive', lastWindowStart: String(t0 + 20_000) }]);
+
+    // A third process: the resolved episode's windows replayed are stale, not a new episode.
+    const third = setup(store);
+    await third.service.handleBatch('label-a', { windows: [latency(1, 400), latency(2, 100)] });
+    expect(third.notified).toEqual([]);
+  });
+
+  it('retries the whole transition when the state cannot be written (after the notification and event)', async () => {
+    const store = new InMemoryAlertStateStore();
+    const { service, notified, events } = setup(store);
+    const save = jest.spyOn(store, 'save').mockRejectedValueOnce(new Error('redis down'));
+    await expect(service.handleBatch('label-a', { windows: [latency(0, 312)] })).rejects.toThrow('redis down');
+    expect(notified).toHaveLength(1);
+    expect(events).toHaveLength(1);
+    // The retry re-attempts it (the notification log dedups the page in production) and then commits.
+    await service.handleBatch('label-a', { windows: [latency(0, 312)] });
+    expect(save).toHaveBeenCalledTimes(2);
+    expect(events.map((e) => e.value!.startsAt)).toEqual([t0, t0]);
+    expect([...store.hashes.values()]).toEqual([{ status: 'firing', startsAt: String(t0), lastWindowStart: String(t0) }]);
+  });
+
+  it('loads a fingerprint from the store only the first time this process sees it', async () => {
+    const store = new InMemoryAlertStateStore();
+    const { service } = setup(store);
+    const load = jest.spyOn(store, 'load');
+    for (let i = 0; i < 4; i++) await service.handleBatch('label-a', { windows: [latency(i, 100)] });
+    expect(load).toHaveBeenCalledTimes(1);
   });
 });

@@ -1,10 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { Gauge, type Registry } from 'prom-client';
 import type { AggregateBatch, AlertEvent, AlertEventMessage } from '@headroom/contracts';
 import type { OutgoingRecord } from '@headroom/kafka';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { AlertStateTable, type Transition } from './rules/alert-state';
+import { ALERT_STATE_STORE, type AlertStateStore } from './rules/alert-state-store';
 import { evaluateWindow, type RuleEvaluation } from './rules/rule-evaluator';
 import type { AlertNotification } from './notifications/notification-channel';
 
@@ -24,11 +25,16 @@ export interface Notifier {
 /**
  * Aggregate windows in, alert transitions out. Each window is evaluated against its own tenant's
  * rules only (the tenant comes from the record's authenticated header); a transition is notified
- * and published, and only then remembered, so a failure retries the whole transition.
+ * and published, and only then remembered (in Redis, then in memory), so a failure retries the whole
+ * transition. The in-memory table is the fast path; an alert this process has not seen yet is loaded
+ * from the store first, so a restart resumes the episode it was in.
  */
 @Injectable()
-export class AlertingService {
+export class AlertingService implements OnApplicationBootstrap {
   private readonly states = new AlertStateTable();
+  /** Erasures wait for the boot to finish (Redis connects in onModuleInit; the control topic may be read before). */
+  private erasing: Promise<void>;
+  private markStarted!: () => void;
 
   constructor(
     @Inject(TenantDirectory) private readonly directory: TenantDirectory,
@@ -36,7 +42,9 @@ export class AlertingService {
     @Inject(ALERT_SINK) private readonly sink: AlertSink,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS) metrics: Registry,
+    @Inject(ALERT_STATE_STORE) private readonly store: AlertStateStore,
   ) {
+    this.erasing = new Promise<void>((resolve) => (this.markStarted = resolve));
     const states = this.states;
     new Gauge({
       name: 'headroom_alerts_firing',
@@ -46,9 +54,27 @@ export class AlertingService {
         this.set(states.firingCount());
       },
     });
+    // Registered before the control topic is read, so no erasure slips by. Erasures run one after
+    // another; a failure is logged (the next boot re-reads the tenant_erased record and retries).
     directory.onRecord((r) => {
-      if (r.kind === 'tenant_erased') this.states.forgetTenant(r.tenant);
+      if (r.kind !== 'tenant_erased') return;
+      this.states.forgetTenant(r.tenant);
+      this.erasing = this.erasing
+        .then(() => this.store.eraseTenant(r.tenant))
+        .then((deleted) => {
+          if (deleted > 0) this.logger.info({ tenant: r.tenant, deleted }, 'erased tenant alert state');
+        })
+        .catch((err) => this.logger.error({ tenant: r.tenant, err: String(err) }, 'could not delete erased tenant alert state'));
     });
+  }
+
+  onApplicationBootstrap(): void {
+    this.markStarted();
+  }
+
+  /** Resolves once every erasure seen so far has been applied to the store (tests, shutdown). */
+  async erasuresSettled(): Promise<void> {
+    await this.erasing;
   }
 
   async handleBatch(tenant: string, batch: AggregateBatch, traceparent?: string): Promise<void> {
@@ -58,9 +84,18 @@ export class AlertingService {
     const windows = [...batch.windows].sort((a, b) => a.windowStart - b.windowStart);
     for (const window of windows) {
       for (const evaluation of evaluateWindow(window, rules)) {
+        if (!this.states.has(tenant, evaluation.fingerprint)) {
+          const stored = await this.store.load(tenant, evaluation.fingerprint);
+          if (stored) this.states.apply(tenant, evaluation.fingerprint, stored);
+        }
         const step = this.states.decide(tenant, evaluation.fingerprint, { windowStart: evaluation.windowStart, breached: evaluation.breached });
         if (step.kind === 'stale') continue;
-        if (step.transition) await this.emit(tenant, evaluation, step.transition, traceparent);
+        if (step.transition) {
+          await this.emit(tenant, evaluation, step.transition, traceparent);
+          // Only transitions are written: a window that changes nothing is not worth a Redis write
+          // per series per window, and replays rebuild identical windows (docs/alerting.md).
+          if (!this.directory.isErased(tenant)) await this.store.save(tenant, evaluation.fingerprint, step.next);
+        }
         this.states.apply(tenant, evaluation.fingerprint, step.next);
       }
     }

@@ -48,7 +48,8 @@ export class NotificationsModule {
         NotificationsService,
         RedisLifecycle,
       ],
-      exports: [NotificationsService],
+      // REDIS too: the alert state store shares the connection (and its lifecycle).
+      exports: [NotificationsService, REDIS],
     };
   }
 }

@@ -56,6 +56,11 @@ export class AlertStateTable {
     this.alerts.set(keyOf(tenant, fingerprint), next);
   }
 
+  /** Whether this process already holds the alert (else the caller loads it from the store first). */
+  has(tenant: string, fingerprint: string): boolean {
+    return this.alerts.has(keyOf(tenant, fingerprint));
+  }
+
   get(tenant: string, fingerprint: string): TrackedAlert | undefined {
     return this.alerts.get(keyOf(tenant, fingerprint));
   }
