@@ -28,6 +28,7 @@ export class AlertingConsumer implements OnApplicationBootstrap, BeforeApplicati
       // An existing group resumes from its committed offsets either way.
       fromBeginning: false,
       handle: (record) => this.handle(record),
+      onRebalance: () => this.alerting.forgetCachedStates(),
     });
   }
 

@@ -167,4 +167,17 @@ describe('AlertingService', () => {
     for (let i = 0; i < 4; i++) await service.handleBatch('label-a', { windows: [latency(i, 100)] });
     expect(load).toHaveBeenCalledTimes(1);
   });
+
+  it('after a rebalance, takes a resolution made by another replica from the store instead of its own stale memory', async () => {
+    const store = new InMemoryAlertStateStore();
+    const a = setup(store);
+    await a.service.handleBatch('label-a', { windows: [latency(0, 312)] }); // replica A: firing
+    const b = setup(store);
+    await b.service.handleBatch('label-a', { windows: [latency(1, 100)] }); // partition moved: replica B resolves
+    a.service.forgetCachedStates(); // partition comes back to A
+    await a.service.handleBatch('label-a', { windows: [latency(2, 320)] }); // a new breach
+    expect(a.events.map((e) => e.value!.state)).toEqual(['firing', 'firing']);
+    expect(b.events.map((e) => e.value!.state)).toEqual(['resolved']);
+  });
 });
+

@@ -73,6 +73,14 @@ export class AlertingService implements OnApplicationBootstrap {
   }
 
   /** Resolves once every erasure seen so far has been applied to the store (tests, shutdown). */
+  /**
+   * Partitions may have moved: another replica may have changed a tenant's alerts meanwhile, so the
+   * in-memory states are dropped and reloaded from Redis on next use.
+   */
+  forgetCachedStates(): void {
+    this.states.clear();
+  }
+
   async erasuresSettled(): Promise<void> {
     await this.erasing;
   }

@@ -58,6 +58,11 @@ export interface RecordConsumerOptions {
   maxBackoffMs?: number;
   /** Run only once the caller's preconditions hold (e.g. control topic caught up). */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Called after every group (re)join, i.e. whenever partitions may have moved to or from this
+   * member: a stateful consumer drops what it cached for partitions it may no longer own.
+   */
+  onRebalance?: () => void;
   /** Test hook: the clock used for backoff decisions. */
   now?: () => number;
 }
@@ -115,6 +120,10 @@ export class RecordConsumer {
 
   async start(): Promise<void> {
     const topics = [...new Set(this.opts.contracts.map((c) => c.topic.name))];
+    if (this.opts.onRebalance) {
+      const onRebalance = this.opts.onRebalance;
+      this.consumer.on(this.consumer.events.GROUP_JOIN, () => onRebalance());
+    }
     await this.consumer.connect();
     this.connected = true;
     await this.consumer.subscribe({ topics, fromBeginning: this.opts.fromBeginning ?? true });

@@ -4,7 +4,7 @@ import { RecordConsumer, type ConsumerMetrics, type KafkaClient, type RecordCons
 import { LOGGER, type Logger } from '@headroom/runtime';
 import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
 
-export type TenantConsumerOptions = Pick<RecordConsumerOptions, 'groupId' | 'contracts' | 'handle' | 'commitGate' | 'fromBeginning'>;
+export type TenantConsumerOptions = Pick<RecordConsumerOptions, 'groupId' | 'contracts' | 'handle' | 'commitGate' | 'fromBeginning' | 'onRebalance'>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

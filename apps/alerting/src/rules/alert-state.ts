@@ -72,6 +72,11 @@ export class AlertStateTable {
   }
 
   /** Erased tenants leave nothing behind. */
+  /** After a rebalance: partitions (so tenants) may have moved; the store is the truth again. */
+  clear(): void {
+    this.alerts.clear();
+  }
+
   forgetTenant(tenant: string): void {
     const prefix = `${tenant}\u0000`;
     for (const k of this.alerts.keys()) if (k.startsWith(prefix)) this.alerts.delete(k);
