@@ -63,11 +63,23 @@ export const ThresholdRuleSchema = z.object({
 });
 export type ThresholdRule = z.infer<typeof ThresholdRuleSchema>;
 
+/**
+ * Paging on `anomaly` signals (headroom.signals.v1). Absent: anomalies page nobody. A signal pages
+ * when its score is at or above `minScore` and its metric is listed (no list = every metric).
+ */
+export const AnomalyAlertingSchema = z.object({
+  minScore: z.number().min(0).max(1).default(0.8),
+  severity: z.enum(['critical', 'warning', 'info']).default('warning'),
+  metrics: z.array(MetricNameSchema).max(500).optional(),
+});
+export type AnomalyAlerting = z.infer<typeof AnomalyAlertingSchema>;
+
 export const AlertConfigRecordSchema = z.object({
   kind: z.literal('alert_config'),
   tenant: TenantIdSchema,
   slackChannel: z.string().regex(/^[#@]?[a-zA-Z0-9._-]{1,80}$/).optional(),
   rules: z.array(ThresholdRuleSchema).max(500),
+  anomalies: AnomalyAlertingSchema.optional(),
   updatedAt: IsoDateSchema,
 });
 

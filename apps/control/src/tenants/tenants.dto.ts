@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { ApiKeyScopeSchema, IngestLimitsSchema, TenantIdSchema, ThresholdRuleSchema } from '@headroom/contracts';
+import { AnomalyAlertingSchema, ApiKeyScopeSchema, IngestLimitsSchema, TenantIdSchema, ThresholdRuleSchema } from '@headroom/contracts';
 
 export const AlertConfigBodySchema = z
   .object({
     slackChannel: z.string().regex(/^[#@]?[a-zA-Z0-9._-]{1,80}$/, 'must be a Slack channel name or id').optional(),
     rules: z.array(ThresholdRuleSchema).max(500).default([]),
+    /** Absent: anomaly signals page nobody (see docs/alerting.md). */
+    anomalies: AnomalyAlertingSchema.strict().optional(),
   })
   .strict();
 

@@ -205,11 +205,13 @@ export class TenantsService {
   }
 
   private async writeAlertConfig(db: PoolClient, tenant: string, body: AlertConfigBody, now: Date): Promise<ControlRecord> {
-    const record: ControlRecord = { kind: 'alert_config', tenant, slackChannel: body.slackChannel, rules: body.rules, updatedAt: now.toISOString() };
+    // The JSON column holds the whole config, so republishAll (which spreads it) carries `anomalies` too.
+    const config = { slackChannel: body.slackChannel, rules: body.rules, ...(body.anomalies ? { anomalies: body.anomalies } : {}) };
+    const record: ControlRecord = { kind: 'alert_config', tenant, ...config, updatedAt: now.toISOString() };
     await db.query(
       `insert into control.alert_configs (tenant, config, updated_at) values ($1,$2,$3)
        on conflict (tenant) do update set config = excluded.config, updated_at = excluded.updated_at`,
-      [tenant, JSON.stringify({ slackChannel: body.slackChannel, rules: body.rules }), record.updatedAt],
+      [tenant, JSON.stringify(config), record.updatedAt],
     );
     return record;
   }
