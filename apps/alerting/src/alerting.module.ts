@@ -10,6 +10,9 @@ import { ALERT_STATE_STORE, RedisAlertStateStore } from './rules/alert-state-sto
 import type Redis from 'ioredis';
 import { NotificationsService } from './notifications/notifications.service';
 import { CONSUMER_OPTIONS, type ConsumerOptions } from './tokens';
+import { AnomaliesConsumer } from './anomalies/anomalies.consumer';
+import { ANOMALY_OPTIONS, AnomaliesService, type AnomalyOptions } from './anomalies/anomalies.service';
+import { ANOMALY_PAGE_STORE, RedisAnomalyPageStore } from './anomalies/anomaly-page-store';
 
 @Module({})
 export class AlertingModule {
@@ -33,6 +36,10 @@ export class AlertingModule {
         { provide: ALERT_STATE_STORE, inject: [REDIS], useFactory: (redis: Redis) => new RedisAlertStateStore(redis) },
         AlertingService,
         AlertingConsumer,
+        { provide: ANOMALY_OPTIONS, useValue: { burstMs: config.ALERTING_ANOMALY_BURST_MINUTES * 60_000 } satisfies AnomalyOptions },
+        { provide: ANOMALY_PAGE_STORE, inject: [REDIS], useFactory: (redis: Redis) => new RedisAnomalyPageStore(redis) },
+        AnomaliesService,
+        AnomaliesConsumer,
       ],
     };
   }

@@ -1,4 +1,4 @@
-import type { AlertNotification } from './notification-channel';
+import type { AlertNotification, AnomalyNotification } from './notification-channel';
 import { formatAlertMessage } from './alert-message';
 
 const base: AlertNotification = {
@@ -36,5 +36,25 @@ describe('formatAlertMessage', () => {
   it('lists labels in a stable order', () => {
     const msg = formatAlertMessage({ ...base, series: { name: 'api_latency_ms', labels: { route: '/play', region: 'eu' } } });
     expect(msg.endsWith('tenant label-a, region=eu, route=/play')).toBe(true);
+  });
+  it('words an anomaly page in English and in French, around the detector explanation', () => {
+    const anomaly: AnomalyNotification = {
+      tenant: 'label-a',
+      locale: 'en',
+      state: 'anomaly',
+      fingerprint: 'fp',
+      series: { name: 'api_latency_ms', labels: { route: '/play' } },
+      value: 480,
+      startsAt: 1_767_225_600_000,
+      detector: 'seasonal',
+      score: 0.97,
+      explanation: 'p95 value 480 ms is 31.2σ above the expected 120 ms',
+      severity: 'warning',
+      route: { slackChannel: '#oncall' },
+    };
+    expect(formatAlertMessage(anomaly)).toBe('[ANOMALY] api_latency_ms{route=/play}: p95 value 480 ms is 31.2σ above the expected 120 ms (score 0.97) — tenant label-a');
+    expect(formatAlertMessage({ ...anomaly, locale: 'fr-FR' })).toBe(
+      '[ANOMALIE] api_latency_ms{route=/play}: p95 value 480 ms is 31.2σ above the expected 120 ms (score 0,97) — locataire label-a',
+    );
   });
 });

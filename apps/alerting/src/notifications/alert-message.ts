@@ -1,16 +1,18 @@
-import type { AlertNotification } from './notification-channel';
+import type { AlertNotification, AnomalyNotification } from './notification-channel';
 
 interface Catalog {
   firing: string;
   resolved: string;
   tenant: string;
   threshold: string;
+  anomaly: string;
+  score: string;
 }
 
 /** Message catalogs by language. The tenant's locale picks one; anything unknown falls back to English. */
 const CATALOGS: Record<string, Catalog> = {
-  en: { firing: 'FIRING', resolved: 'RESOLVED', tenant: 'tenant', threshold: 'threshold' },
-  fr: { firing: 'ALERTE', resolved: 'RÉSOLU', tenant: 'locataire', threshold: 'seuil' },
+  en: { firing: 'FIRING', resolved: 'RESOLVED', tenant: 'tenant', threshold: 'threshold', anomaly: 'ANOMALY', score: 'score' },
+  fr: { firing: 'ALERTE', resolved: 'RÉSOLU', tenant: 'locataire', threshold: 'seuil', anomaly: 'ANOMALIE', score: 'score' },
 };
 
 export const SUPPORTED_LANGUAGES = Object.keys(CATALOGS);
@@ -38,6 +40,7 @@ function formatNumber(value: number, locale: string): string {
 export function formatAlertMessage(n: AlertNotification): string {
   const { language, catalog } = catalogFor(n.locale);
   const numberLocale = CATALOGS[n.locale.split('-')[0] ?? ''] ? n.locale : language;
+  if (n.state === 'anomaly') return formatAnomaly(n, catalog, numberLocale);
   const value = formatNumber(n.value, numberLocale);
   const threshold = formatNumber(n.rule.threshold, numberLocale);
   const expr = `${n.rule.stat}(${n.series.name}) = ${value}`;
@@ -47,4 +50,16 @@ export function formatAlertMessage(n: AlertNotification): string {
     .map((k) => `${k}=${n.series.labels[k]}`);
   const where = [`${catalog.tenant} ${n.tenant}`, ...labels].join(', ');
   return `[${n.state === 'firing' ? catalog.firing : catalog.resolved}] ${condition} — ${where}`;
+}
+
+/**
+ * `[ANOMALY] api_latency_ms{route=/play}: p95 value 480 ms is 31.2σ above … (score 0.97) — tenant label-a`.
+ * The explanation is the detector's own (English) sentence; the frame around it is localised.
+ */
+function formatAnomaly(n: AnomalyNotification, catalog: Catalog, numberLocale: string): string {
+  const labels = Object.keys(n.series.labels)
+    .sort()
+    .map((k) => `${k}=${n.series.labels[k]}`);
+  const series = labels.length ? `${n.series.name}{${labels.join(', ')}}` : n.series.name;
+  return `[${catalog.anomaly}] ${series}: ${n.explanation} (${catalog.score} ${formatNumber(n.score, numberLocale)}) — ${catalog.tenant} ${n.tenant}`;
 }

@@ -1,20 +1,40 @@
 import type { Labels, ThresholdRule } from '@headroom/contracts';
 
-/** One alert transition to tell people about, with everything a channel needs to word and route it. */
-export interface AlertNotification {
+type Severity = ThresholdRule['severity'];
+
+interface NotificationBase {
   tenant: string;
   /** The tenant's locale from the control topic (BCP 47, e.g. `fr` or `fr-FR`). */
   locale: string;
-  state: 'firing' | 'resolved';
   fingerprint: string;
-  rule: ThresholdRule;
   series: { name: string; labels: Labels };
   value: number;
+  /** Names the page in the notification log: the episode's start, or the anomalous signal's timestamp. */
   startsAt: number;
+  /** A resolution's end, or when an anomaly page expires. */
   endsAt?: number;
   /** The tenant's own destinations, from its alert config: a channel never routes elsewhere. */
   route: { slackChannel?: string };
 }
+
+/** One threshold-rule transition to tell people about, with everything a channel needs to word and route it. */
+export interface ThresholdNotification extends NotificationBase {
+  state: 'firing' | 'resolved';
+  rule: ThresholdRule;
+}
+
+/** One anomaly signal worth a page (no resolve message: it expires by itself, Alertmanager-style). */
+export interface AnomalyNotification extends NotificationBase {
+  state: 'anomaly';
+  detector: string;
+  /** 0 = normal, 1 = certainly anomalous. */
+  score: number;
+  /** The detector's own words, e.g. "p95 value 480 ms is 31.2σ above the expected 120 ms for …". */
+  explanation: string;
+  severity: Severity;
+}
+
+export type AlertNotification = ThresholdNotification | AnomalyNotification;
 
 /**
  * - `sent`: delivered; `skipped`: this tenant has no destination on this channel;

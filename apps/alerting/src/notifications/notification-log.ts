@@ -6,7 +6,7 @@ export const NOTIFICATION_LOG_TTL_SECONDS = 604_800;
 export interface NotificationKey {
   tenant: string;
   fingerprint: string;
-  state: 'firing' | 'resolved';
+  state: 'firing' | 'resolved' | 'anomaly';
   startsAt: number;
   channel: string;
 }

@@ -30,10 +30,18 @@ export class NotificationsService {
   ) {
     this.notifications = new Counter({
       name: 'headroom_alerts_notifications_total',
-      help: 'Alert notifications by channel, state and outcome (sent, duplicate, skipped, rejected, failed).',
+      help: 'Alert notifications by channel, state (firing, resolved, anomaly) and outcome (sent, duplicate, skipped, rejected, failed, suppressed).',
       labelNames: ['channel', 'state', 'outcome'],
       registers: [metrics],
     });
+  }
+
+  /**
+   * Counts a page that burst control held back (`outcome="suppressed"`, per channel), so a noisy
+   * series is visible on the dashboards without flooding the tenant's channel.
+   */
+  suppressed(n: AlertNotification): void {
+    for (const channel of this.channels) this.notifications.inc({ channel: channel.type, state: n.state, outcome: 'suppressed' });
   }
 
   async notify(n: AlertNotification): Promise<void> {
@@ -59,7 +67,7 @@ export class NotificationsService {
         await this.log.release(key);
       }
       this.notifications.inc({ ...labels, outcome: result.outcome });
-      this.logger.info({ tenant: n.tenant, fingerprint: n.fingerprint, rule: n.rule.id, state: n.state, channel: channel.type, outcome: result.outcome }, 'alert notification');
+      this.logger.info({ tenant: n.tenant, fingerprint: n.fingerprint, rule: n.state === 'anomaly' ? 'anomaly' : n.rule.id, state: n.state, channel: channel.type, outcome: result.outcome }, 'alert notification');
     }
   }
 }
