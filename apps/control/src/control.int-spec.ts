@@ -259,10 +259,13 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     expect((await call('PUT', `/v1/tenants/${uniqueId('ctl-nobody')}/alert-config`, { body: { rules: [] } })).status).toBe(404);
 
     const rules = [{ id: 'errors', metric: 'api_errors', stat: 'sum', op: '>=', threshold: 5, severity: 'critical' }];
-    const put = await call('PUT', `/v1/tenants/${tenant}/alert-config`, { body: { slackChannel: '#oncall-ctl-2', rules } });
+    const anomalies = { minScore: 0.9, severity: 'critical', metrics: ['api_latency_ms'] };
+    const badAnomalies = await call('PUT', `/v1/tenants/${tenant}/alert-config`, { body: { rules, anomalies: { minScore: 2 } } });
+    expect(issuePaths(badAnomalies.body)).toContain('anomalies.minScore');
+    const put = await call('PUT', `/v1/tenants/${tenant}/alert-config`, { body: { slackChannel: '#oncall-ctl-2', rules, anomalies } });
     expect(put.status).toBe(200);
     const records = await controlRecords((rs) => rs.some((r) => r.key === `alert_config/${tenant}` && r.value?.toString('utf8').includes('#oncall-ctl-2')), ids);
-    expect(directoryFrom(records).alertConfig(tenant)).toMatchObject({ slackChannel: '#oncall-ctl-2', rules });
+    expect(directoryFrom(records).alertConfig(tenant)).toMatchObject({ slackChannel: '#oncall-ctl-2', rules, anomalies });
   });
 
   it('rotates the data key: v2 on the topic, encryption moves to v2, v1 still decrypts', async () => {
