@@ -160,6 +160,24 @@ describe('RecordConsumer on a real broker', () => {
     expect(replayed).toEqual([2005, 2006, 2007, 2008, 2009]);
   });
 
+  it('tells the caller which partitions it owns after joining the group', async () => {
+    const seen: { topic: string; partition: number }[][] = [];
+    const c = new RecordConsumer(kafka, {
+      service: 'it',
+      groupId: `it-rebalance-${run}`,
+      contracts: [Probe],
+      handle: async () => undefined,
+      keyring,
+      dlq: publisher,
+      logger: quiet,
+      onRebalance: (assigned) => seen.push(assigned),
+    });
+    await c.start();
+    await waitFor(() => seen.length > 0);
+    await c.stop();
+    expect(seen[0].filter((a) => a.topic === topic.name).map((a) => a.partition).sort()).toEqual([0, 1]);
+  });
+
   it('exports consumer lag, which reaches zero once caught up, and counts handled records', async () => {
     const [a] = tenants;
     const registry = new Registry();

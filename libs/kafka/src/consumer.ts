@@ -59,10 +59,10 @@ export interface RecordConsumerOptions {
   /** Run only once the caller's preconditions hold (e.g. control topic caught up). */
   partitionsConsumedConcurrently?: number;
   /**
-   * Called after every group (re)join, i.e. whenever partitions may have moved to or from this
-   * member: a stateful consumer drops what it cached for partitions it may no longer own.
+   * Called after every group (re)join with the partitions this member now owns: a stateful consumer
+   * drops what it holds for partitions it no longer owns (their new owner replays from the last commit).
    */
-  onRebalance?: () => void;
+  onRebalance?: (assigned: { topic: string; partition: number }[]) => void;
   /** Test hook: the clock used for backoff decisions. */
   now?: () => number;
 }
@@ -120,10 +120,19 @@ export class RecordConsumer {
 
   async start(): Promise<void> {
     const topics = [...new Set(this.opts.contracts.map((c) => c.topic.name))];
-    if (this.opts.onRebalance) {
-      const onRebalance = this.opts.onRebalance;
-      this.consumer.on(this.consumer.events.GROUP_JOIN, () => onRebalance());
-    }
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const assigned = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
+      const owned = new Set(assigned.map((a) => `${a.topic}:${a.partition}`));
+      // Never commit for a partition that moved away: its new owner's progress must not be rewound.
+      for (const key of [...this.nextOffsets.keys()]) if (!owned.has(key)) this.nextOffsets.delete(key);
+      for (const key of [...this.lagByPartition.keys()]) {
+        if (owned.has(key)) continue;
+        this.lagByPartition.delete(key);
+        const at = key.lastIndexOf(':');
+        this.opts.metrics?.lag.remove({ group: this.opts.groupId, topic: key.slice(0, at), partition: key.slice(at + 1) });
+      }
+      this.opts.onRebalance?.(assigned);
+    });
     await this.consumer.connect();
     this.connected = true;
     await this.consumer.subscribe({ topics, fromBeginning: this.opts.fromBeginning ?? true });
@@ -148,19 +157,19 @@ export class RecordConsumer {
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-        for (const message of batch.messages) {
-          if (!isRunning() || isStale() || this.stopping) break;
-          const done = await this.process(batch.topic, batch.partition, message, heartbeat, () => isRunning() && !isStale() && !this.stopping);
-          if (!done) break; // shutting down mid-retry: leave the offset uncommitted
-          resolveOffset(message.offset);
-          const next = (BigInt(message.offset) + 1n).toString();
-          this.nextOffsets.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: next });
-          const lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next)));
-          this.lagByPartition.set(`${batch.topic}:${batch.partition}`, lag);
-          this.opts.metrics?.lag.set({ group: this.opts.groupId, topic: batch.topic, partition: String(batch.partition) }, lag);
-          await heartbeat();
-        }
-        await this.commit();
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || this.stopping) break;
+      const done = await this.process(batch.topic, batch.partition, message, heartbeat, () => isRunning() && !isStale() && !this.stopping);
+      if (!done) break; // shutting down mid-retry: leave the offset uncommitted
+      resolveOffset(message.offset);
+      const next = (BigInt(message.offset) + 1n).toString();
+      this.nextOffsets.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: next });
+      const lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next)));
+      this.lagByPartition.set(`${batch.topic}:${batch.partition}`, lag);
+      this.opts.metrics?.lag.set({ group: this.opts.groupId, topic: batch.topic, partition: String(batch.partition) }, lag);
+      await heartbeat();
+    }
+    await this.commit();
   }
 
   /**

@@ -28,6 +28,7 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
       groupId: settings.groupId,
       contracts: [TelemetryBatchMessage],
       commitGate: (topic, partition, next) => aggregator.commitGate(topic, partition, next),
+      onRebalance: (assigned) => void this.windows.retainPartitions(assigned),
       handle: async (record) => {
         if (isMessage(record, TelemetryBatchMessage) && record.value && record.tenant) {
           this.windows.ingest(record.tenant, record.value, { topic: record.topic, partition: record.partition, offset: record.offset });

@@ -71,6 +71,16 @@ describe('WindowAggregator', () => {
     expect(a.commitGate('headroom.telemetry.v1', 0, '8')).toBe('8');
   });
 
+  it('forgets windows of partitions that moved to another member after a rebalance', () => {
+    const a = agg();
+    a.add('label-a', pt(1, T0), src(1, 0), T0);
+    a.add('label-b', pt(2, T0), src(1, 1), T0);
+    a.retainPartitions(new Set(['headroom.telemetry.v1:1']));
+    expect(a.openWindows()).toBe(1);
+    expect(a.commitGate('headroom.telemetry.v1', 0, '9')).toBe('9');
+    expect(a.closeDue(T0 + 60_000).map((c) => c.tenant)).toEqual(['label-b']);
+  });
+
   it('nearest-rank quantiles return observed values', () => {
     expect(quantile([5], 0.99)).toBe(5);
     expect(quantile([1, 2, 3, 4], 0.5)).toBe(2);

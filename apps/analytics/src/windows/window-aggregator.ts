@@ -106,6 +106,16 @@ export class WindowAggregator {
     return closed;
   }
 
+  /**
+   * After a rebalance: forgets open and pending windows fed by partitions this member no longer owns.
+   * Their new owner replays them from the last commit (the gate never passed their first record), so
+   * keeping them here would only let a partial copy race the complete one.
+   */
+  retainPartitions(owned: ReadonlySet<string>): void {
+    for (const [key, w] of this.open) if (!owned.has(`${w.source.topic}:${w.source.partition}`)) this.open.delete(key);
+    for (const [key, c] of this.pending) if (!owned.has(`${c.source.topic}:${c.source.partition}`)) this.pending.delete(key);
+  }
+
   acknowledge(windows: ClosedWindow[]): void {
     for (const c of windows) this.pending.delete(`${c.tenant}\u0000${c.window.seriesId}\u0000${c.window.windowStart}`);
   }

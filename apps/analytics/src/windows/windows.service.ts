@@ -79,6 +79,17 @@ export class WindowsService {
     if (late) this.metrics.points.inc({ outcome: 'late' }, late);
   }
 
+  /** After a rebalance (queued behind any flush in progress): drop what moved to another member. */
+  retainPartitions(assigned: { topic: string; partition: number }[]): Promise<void> {
+    const owned = new Set(assigned.map((a) => `${a.topic}:${a.partition}`));
+    this.flushing = this.flushing.then(() => {
+      this.aggregator.retainPartitions(owned);
+      const kept = this.unsaved.filter((c) => owned.has(`${c.source.topic}:${c.source.partition}`));
+      this.unsaved.splice(0, this.unsaved.length, ...kept);
+    });
+    return this.flushing;
+  }
+
   /** Closes due windows and persists them; serialised so flushes never overlap. */
   flush(caughtUp = true): Promise<void> {
     this.flushing = this.flushing.then(() => this.flushOnce(caughtUp)).catch((err) => {
