@@ -1,7 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { AggregateBatchMessage } from '@headroom/contracts';
 import { isMessage, PermanentError, type ConsumedRecord } from '@headroom/kafka';
-import { READINESS, type Readiness } from '@headroom/runtime';
 import { TenantConsumers, type TenantTopicConsumer } from '@headroom/tenancy';
 import { AlertingService } from './alerting.service';
 import { CONSUMER_OPTIONS, type ConsumerOptions } from './tokens';
@@ -18,10 +17,10 @@ export class AlertingConsumer implements OnApplicationBootstrap, BeforeApplicati
   constructor(
     @Inject(AlertingService) private readonly alerting: AlertingService,
     @Inject(TenantConsumers) consumers: TenantConsumers,
-    @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(CONSUMER_OPTIONS) options: ConsumerOptions,
   ) {
     this.consumer = consumers.create({
+      readinessCheck: 'aggregates_consumer',
       groupId: options.ALERTING_GROUP_ID,
       contracts: [AggregateBatchMessage],
       // A new group starts at the end: paging now about a week of retained windows helps nobody.
@@ -33,7 +32,6 @@ export class AlertingConsumer implements OnApplicationBootstrap, BeforeApplicati
   }
 
   onApplicationBootstrap(): void {
-    this.readiness.register('aggregates_consumer', () => this.consumer.isRunning());
     this.consumer.run();
   }
 

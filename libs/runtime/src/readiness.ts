@@ -2,6 +2,7 @@
 export class Readiness {
   private readonly checks = new Map<string, () => boolean | Promise<boolean>>();
   private shuttingDown = false;
+  private last: { at: number; status: { ready: boolean; checks: Record<string, boolean> } } | undefined;
 
   register(name: string, check: () => boolean | Promise<boolean>): void {
     this.checks.set(name, check);
@@ -10,6 +11,15 @@ export class Readiness {
   /** Once shutdown starts, report not-ready so load balancers stop sending traffic. */
   markShuttingDown(): void {
     this.shuttingDown = true;
+  }
+
+  /**
+   * Whether the service may serve requests, from a status at most `maxAgeMs` old: request paths
+   * gate on readiness without running every check (a database round trip among them) per request.
+   */
+  async isReady(maxAgeMs = 1_000, now = Date.now()): Promise<boolean> {
+    if (!this.shuttingDown && this.last && now - this.last.at <= maxAgeMs) return this.last.status.ready;
+    return (await this.status()).ready;
   }
 
   async status(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
@@ -22,6 +32,8 @@ export class Readiness {
       }
     }
     if (this.shuttingDown) checks['shutdown'] = false;
-    return { ready: Object.values(checks).every(Boolean), checks };
+    const status = { ready: Object.values(checks).every(Boolean), checks };
+    this.last = { at: Date.now(), status };
+    return status;
   }
 }

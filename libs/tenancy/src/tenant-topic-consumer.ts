@@ -1,10 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { TenantKeyring } from '@headroom/crypto';
 import { RecordConsumer, type ConsumerMetrics, type KafkaClient, type RecordConsumerOptions, type RecordPublisher } from '@headroom/kafka';
-import { LOGGER, type Logger } from '@headroom/runtime';
+import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
 
-export type TenantConsumerOptions = Pick<RecordConsumerOptions, 'groupId' | 'contracts' | 'handle' | 'commitGate' | 'fromBeginning' | 'onRebalance'>;
+export type TenantConsumerOptions = Pick<RecordConsumerOptions, 'groupId' | 'contracts' | 'handle' | 'commitGate' | 'fromBeginning' | 'onRebalance'> & {
+  /** Name of the readiness check (`/readyz`) that is true while this consumer runs. */
+  readinessCheck: string;
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,8 +26,9 @@ export class TenantTopicConsumer {
     private readonly deps: TenantConsumerDeps,
     private readonly opts: TenantConsumerOptions,
   ) {
+    const { readinessCheck: _check, ...consumerOpts } = opts;
     this.consumer = new RecordConsumer(deps.kafka, {
-      ...opts,
+      ...consumerOpts,
       service: deps.service,
       keyring: deps.keyring,
       dlq: deps.dlq,
@@ -42,7 +46,9 @@ export class TenantTopicConsumer {
     return this.consumer.backlog();
   }
 
+  /** Registers the readiness check and starts in the background (see the class comment). */
   run(): void {
+    this.deps.readiness.register(this.opts.readinessCheck, () => this.consumer.isRunning());
     this.starting = this.startWhenControlReady();
   }
 
@@ -81,6 +87,7 @@ interface TenantConsumerDeps {
   metrics: ConsumerMetrics;
   syncKeys: () => Promise<void>;
   controlReady: () => Promise<void>;
+  readiness: Readiness;
 }
 
 /** Injectable factory: `consumers.create({ groupId, contracts, handle })`. */
@@ -97,8 +104,9 @@ export class TenantConsumers {
     @Inject(KAFKA_METRICS) metrics: ConsumerMetrics,
     @Inject(CONTROL_SYNC) syncKeys: () => Promise<void>,
     @Inject(CONTROL_READY) controlReady: () => Promise<void>,
+    @Inject(READINESS) readiness: Readiness,
   ) {
-    this.deps = { service, kafka, keyring, dlq, logger, metrics, syncKeys, controlReady };
+    this.deps = { service, kafka, keyring, dlq, logger, metrics, syncKeys, controlReady, readiness };
   }
 
   create(opts: TenantConsumerOptions): TenantTopicConsumer {

@@ -1,7 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { SignalBatchMessage } from '@headroom/contracts';
 import { isMessage, PermanentError, type ConsumedRecord } from '@headroom/kafka';
-import { READINESS, type Readiness } from '@headroom/runtime';
 import { TenantConsumers, type TenantTopicConsumer } from '@headroom/tenancy';
 import { CONSUMER_OPTIONS, type ConsumerOptions } from '../tokens';
 import { AnomaliesService } from './anomalies.service';
@@ -17,10 +16,10 @@ export class AnomaliesConsumer implements OnApplicationBootstrap, BeforeApplicat
   constructor(
     @Inject(AnomaliesService) private readonly anomalies: AnomaliesService,
     @Inject(TenantConsumers) consumers: TenantConsumers,
-    @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(CONSUMER_OPTIONS) options: ConsumerOptions,
   ) {
     this.consumer = consumers.create({
+      readinessCheck: 'signals_consumer',
       groupId: `${options.ALERTING_GROUP_ID}-signals`,
       contracts: [SignalBatchMessage],
       // Like the aggregates consumer: a new group starts at the end (old anomalies page nobody).
@@ -30,7 +29,6 @@ export class AnomaliesConsumer implements OnApplicationBootstrap, BeforeApplicat
   }
 
   onApplicationBootstrap(): void {
-    this.readiness.register('signals_consumer', () => this.consumer.isRunning());
     this.consumer.run();
   }
 

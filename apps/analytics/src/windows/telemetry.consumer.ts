@@ -1,7 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { TelemetryBatchMessage } from '@headroom/contracts';
 import { isMessage } from '@headroom/kafka';
-import { READINESS, type Readiness } from '@headroom/runtime';
 import { TenantConsumers, type TenantTopicConsumer } from '@headroom/tenancy';
 import { WindowsService } from './windows.service';
 
@@ -20,11 +19,11 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
   constructor(
     @Inject(WindowsService) private readonly windows: WindowsService,
     @Inject(TenantConsumers) consumers: TenantConsumers,
-    @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(ANALYTICS_SETTINGS) private readonly settings: AnalyticsSettings,
   ) {
     const aggregator = windows.aggregator;
     this.consumer = consumers.create({
+      readinessCheck: 'telemetry_consumer',
       groupId: settings.groupId,
       contracts: [TelemetryBatchMessage],
       commitGate: (topic, partition, next) => aggregator.commitGate(topic, partition, next),
@@ -39,7 +38,6 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
 
   async onApplicationBootstrap(): Promise<void> {
     await this.windows.restore();
-    this.readiness.register('telemetry_consumer', () => this.consumer.isRunning());
     this.consumer.run();
     this.timer = setInterval(() => void this.windows.flush(this.consumer.backlog() === 0), this.settings.flushIntervalMs);
   }

@@ -111,7 +111,7 @@ export class WindowsService {
     if (this.unsaved.length === 0) return;
     const batch = this.unsaved.slice();
     const byTenant = new Map<string, ClosedWindow[]>();
-    for (const c of batch) byTenant.set(c.tenant, [...(byTenant.get(c.tenant) ?? []), c]);
+    for (const c of batch) groupInto(byTenant, c.tenant, c);
     const records: OutgoingRecord<typeof AggregateBatchMessage>[] = [];
     for (const [tenant, windows] of byTenant) {
       if (this.directory.isErased(tenant)) continue;
@@ -120,7 +120,7 @@ export class WindowsService {
       const byKey = new Map<string, ClosedWindow[]>();
       for (const c of windows) {
         const k = shards > 1 ? seriesKey(c.window.series.name, c.window.series.labels) : '';
-        byKey.set(k, [...(byKey.get(k) ?? []), c]);
+        groupInto(byKey, k, c);
       }
       for (const [k, ws] of byKey) {
         for (let i = 0; i < ws.length; i += 1000) {
@@ -143,9 +143,15 @@ export class WindowsService {
     if (this.pendingSignals.length === 0) return;
     const pending = this.pendingSignals.slice();
     const byTenant = new Map<string, Signal[]>();
-    for (const p of pending) if (!this.directory.isErased(p.tenant)) byTenant.set(p.tenant, [...(byTenant.get(p.tenant) ?? []), p.signal]);
+    for (const p of pending) if (!this.directory.isErased(p.tenant)) groupInto(byTenant, p.tenant, p.signal);
     await this.sink.publishSignals([...byTenant].map(([tenant, signals]) => ({ tenant, value: { signals } })));
     this.pendingSignals.splice(0, pending.length);
     this.metrics.signals.inc(pending.length);
   }
+}
+
+function groupInto<K, V>(groups: Map<K, V[]>, key: K, value: V): void {
+  const group = groups.get(key);
+  if (group) group.push(value);
+  else groups.set(key, [value]);
 }

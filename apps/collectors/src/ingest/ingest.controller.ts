@@ -28,7 +28,7 @@ export class IngestController {
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    if (!(await this.readiness.status()).ready) {
+    if (!(await this.readiness.isReady())) {
       throw new HttpException({ error: 'not_ready', message: 'tenants are still loading; retry shortly' }, HttpStatus.SERVICE_UNAVAILABLE);
     }
     const principal = this.directory.authenticate(bearerToken(authorization), 'ingest');

@@ -1,7 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { AuditEventMessage } from '@headroom/contracts';
 import { isMessage } from '@headroom/kafka';
-import { READINESS, type Readiness } from '@headroom/runtime';
 import { TenantConsumers, type TenantTopicConsumer } from '@headroom/tenancy';
 import { AuditRepository } from './audit.repository';
 
@@ -13,9 +12,9 @@ export class AuditConsumer implements OnApplicationBootstrap, BeforeApplicationS
   constructor(
     @Inject(AuditRepository) private readonly repo: AuditRepository,
     @Inject(TenantConsumers) consumers: TenantConsumers,
-    @Inject(READINESS) private readonly readiness: Readiness,
   ) {
     this.consumer = consumers.create({
+      readinessCheck: 'audit_consumer',
       groupId: 'control-audit',
       contracts: [AuditEventMessage],
       handle: async (record) => {
@@ -25,7 +24,6 @@ export class AuditConsumer implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   onApplicationBootstrap(): void {
-    this.readiness.register('audit_consumer', () => this.consumer.isRunning());
     this.consumer.run();
   }
 

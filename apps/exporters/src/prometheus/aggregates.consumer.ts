@@ -1,7 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { AggregateBatchMessage } from '@headroom/contracts';
 import { isMessage, PermanentError, type ConsumedRecord } from '@headroom/kafka';
-import { READINESS, type Readiness } from '@headroom/runtime';
 import { TenantConsumers, type TenantTopicConsumer } from '@headroom/tenancy';
 import { PROMETHEUS_OPTIONS, PrometheusService, type PrometheusOptions } from './prometheus.service';
 
@@ -17,14 +16,17 @@ export class AggregatesConsumer implements OnApplicationBootstrap, BeforeApplica
   constructor(
     @Inject(PrometheusService) private readonly prometheus: PrometheusService,
     @Inject(TenantConsumers) consumers: TenantConsumers,
-    @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(PROMETHEUS_OPTIONS) options: PrometheusOptions,
   ) {
-    this.consumer = consumers.create({ groupId: options.groupId, contracts: [AggregateBatchMessage], handle: (record) => this.handle(record) });
+    this.consumer = consumers.create({
+      readinessCheck: 'aggregates_consumer',
+      groupId: options.groupId,
+      contracts: [AggregateBatchMessage],
+      handle: (record) => this.handle(record),
+    });
   }
 
   onApplicationBootstrap(): void {
-    this.readiness.register('aggregates_consumer', () => this.consumer.isRunning());
     this.consumer.run();
   }
 

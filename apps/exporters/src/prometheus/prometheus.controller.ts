@@ -21,7 +21,7 @@ export class PrometheusController {
   @Get('metrics')
   @Header('Cache-Control', 'no-store')
   async metrics(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
-    if (!(await this.readiness.status()).ready) {
+    if (!(await this.readiness.isReady())) {
       await reply.status(503).send({ error: 'not_ready', message: 'tenants and windows are still loading; retry shortly' });
       return;
     }
