@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlClient, localSecrets, ROOT, serviceEnv, SERVICES, ServiceProcess, SlackMock, type ServiceName } from '@headroom/testing';
+import { ControlClient, localSecrets, localStateDir, ROOT, serviceEnv, SERVICES, ServiceProcess, SlackMock, type ServiceName } from '@headroom/testing';
 import { demoBatch, DEMO_TENANTS } from './demo-traffic';
 
 const PORTS: Record<ServiceName, number> = { collectors: 4010, analytics: 4020, alerting: 4030, exporters: 4040, control: 4050 };
@@ -36,7 +36,7 @@ async function main() {
   await Promise.all(services.slice(1).map((s) => s.start()));
 
   const control = new ControlClient(`http://127.0.0.1:${PORTS.control}`, secrets.adminToken);
-  const keysFile = join(ROOT, 'tmp', 'local', 'demo-keys.json');
+  const keysFile = join(localStateDir(), 'demo-keys.json');
   const keys: Record<string, { ingest: string; read: string }> = existsSync(keysFile) ? JSON.parse(readFileSync(keysFile, 'utf8')) : {};
   for (const t of DEMO_TENANTS) {
     const created = await control.createTenant({
@@ -85,7 +85,7 @@ async function main() {
       `  aggregates   psql postgres://headroom:headroom@127.0.0.1:5432/headroom -c 'select tenant,name,labels,count,p95 from analytics.aggregates order by window_start desc limit 10'`,
       `  alerts       ${first.id} has a latency incident every ${first.incidentEverySeconds}s: Slack messages print here and go to ${slackLog}`,
       `  logs         ${LOG_DIR} (services), tmp/infra/logs (Kafka, PostgreSQL, Redis)`,
-      `  tenant keys  ${keysFile}; admin token in tmp/local/secrets.json`,
+      `  tenant keys  ${keysFile}; admin token in ${join(localStateDir(), 'secrets.json')}`,
       runFor ? `  stopping by itself after ${runFor}s` : '  Ctrl-C stops the services (the servers stay up: npm run infra:down)',
       '',
     ].join('\n'),

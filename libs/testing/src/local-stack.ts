@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '../../..');
@@ -14,12 +15,22 @@ export interface LocalSecrets {
 }
 
 /**
- * The local stack's secrets, generated once and kept in tmp/local/secrets.json (never committed) so
- * that restarts and test runs can still decrypt what earlier runs left in Kafka. Production takes
- * them from a Kubernetes Secret instead (deploy/helm).
+ * Where the local stack keeps its secrets and demo keys: per machine, not per clone, because the
+ * servers it talks to (PostgreSQL above all, which holds control's wrapped tenant keys) are per
+ * machine too. A second clone on the same machine must use the same KEK, or the tenants it finds in
+ * PostgreSQL cannot be unwrapped. `HEADROOM_LOCAL_DIR` overrides it.
+ */
+export function localStateDir(): string {
+  return process.env['HEADROOM_LOCAL_DIR'] ?? join(process.env['XDG_CONFIG_HOME'] ?? join(homedir(), '.config'), 'headroom');
+}
+
+/**
+ * The local stack's secrets, generated once and kept in <localStateDir>/secrets.json (never in the
+ * repository), so that restarts and test runs can still decrypt what earlier runs left in Kafka and
+ * PostgreSQL. Production takes them from a Kubernetes Secret instead (deploy/helm).
  */
 export function localSecrets(): LocalSecrets {
-  const dir = join(ROOT, 'tmp', 'local');
+  const dir = localStateDir();
   const file = join(dir, 'secrets.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
   mkdirSync(dir, { recursive: true });
