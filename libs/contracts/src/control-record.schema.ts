@@ -2,18 +2,13 @@ import { z } from 'zod';
 import { defineMessage } from './message';
 import { FiniteNumberSchema, IsoDateSchema, MetricNameSchema, TenantIdSchema } from './common.schema';
 import { Topics } from './topics';
+import { TenantLimitsSchema } from './tenant-limits.schema';
 
 /**
  * Records on the compacted headroom.control.v1. The record key (see `controlKey`) makes the latest
  * value per entity win; a tombstone (null value) deletes it. Other services learn tenants, API keys,
  * data keys and alert configuration from this topic only.
  */
-/** Per-tenant ingest limits (Mimir-style): points+events per second, with a burst allowance. */
-export const IngestLimitsSchema = z.object({
-  ratePerSecond: z.number().int().positive().max(10_000_000),
-  burst: z.number().int().positive().max(100_000_000),
-});
-export type IngestLimits = z.infer<typeof IngestLimitsSchema>;
 
 export const TenantRecordSchema = z.object({
   kind: z.literal('tenant'),
@@ -23,8 +18,8 @@ export const TenantRecordSchema = z.object({
   /** Partitions a huge tenant spreads over (key `tenant#k`); each series stays on one. */
   shards: z.number().int().min(1).max(64),
   locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'must be a BCP 47 tag like fr or fr-FR'),
-  /** Absent: the collectors' defaults apply. */
-  limits: IngestLimitsSchema.optional(),
+  /** Overrides of the deployment's default limits (tenant-limits.schema.ts); absent fields take the default. */
+  limits: TenantLimitsSchema.optional(),
   createdAt: IsoDateSchema,
 });
 

@@ -1,6 +1,7 @@
 export * from './topics';
 export * from './message';
 export * from './common.schema';
+export * from './tenant-limits.schema';
 export * from './telemetry-batch.schema';
 export * from './aggregate.schema';
 export * from './signal.schema';
@@ -9,3 +10,4 @@ export * from './control-record.schema';
 export * from './audit-event.schema';
 export * from './dlq-record.schema';
 export * from './registry';
+export * from './series';

@@ -1,5 +1,4 @@
-import type { AggregateWindow, MetricPoint } from '@headroom/contracts';
-import { seriesId } from './series';
+import { seriesId, type AggregateWindow, type MetricPoint } from '@headroom/contracts';
 
 export interface SourceOffset {
   topic: string;

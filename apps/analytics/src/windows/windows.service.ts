@@ -1,13 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { AggregateBatchMessage, SignalBatchMessage, type Signal, type TelemetryBatch } from '@headroom/contracts';
+import { AggregateBatchMessage, seriesKey, SignalBatchMessage, type Signal, type TelemetryBatch } from '@headroom/contracts';
 import { SeriesAnomalies } from '../signals/series-anomalies';
 import type { OutgoingRecord } from '@headroom/kafka';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { AggregatesRepository } from './aggregates.repository';
 import { eventToPoints } from './event-metrics';
-import { seriesKey } from './series';
 import { WindowAggregator, type ClosedWindow, type SourceOffset } from './window-aggregator';
 
 export const AGGREGATE_SINK = Symbol('AGGREGATE_SINK');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
-import type { IngestBatch, MetricPoint, PlatformEvent, TelemetryBatch, TelemetryBatchMessage } from '@headroom/contracts';
+import { seriesKey, type IngestBatch, type MetricPoint, type PlatformEvent, type TelemetryBatch, type TelemetryBatchMessage } from '@headroom/contracts';
 import { recordKey, type OutgoingRecord } from '@headroom/kafka';
 import { METRICS } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
@@ -11,11 +11,6 @@ export const TELEMETRY_SINK = Symbol('TELEMETRY_SINK');
 /** Where accepted batches go: the telemetry topic in production, an in-memory list in unit specs. */
 export interface TelemetrySink {
   publish(records: OutgoingRecord<typeof TelemetryBatchMessage>[]): Promise<void>;
-}
-
-export function seriesKey(p: Pick<MetricPoint, 'name' | 'labels'>): string {
-  const labels = Object.keys(p.labels).sort().map((k) => `${k}=${JSON.stringify(p.labels[k])}`);
-  return `${p.name}{${labels.join(',')}}`;
 }
 
 @Injectable()
@@ -45,7 +40,7 @@ export class IngestService {
     const events = batch.events.map((e) => this.pseudonymise(tenant, e));
     const groups = new Map<string, { points: MetricPoint[]; events: PlatformEvent[] }>();
     const group = (key: string) => groups.get(key) ?? groups.set(key, { points: [], events: [] }).get(key)!;
-    for (const p of batch.points) group(recordKey(tenant, shards, seriesKey(p))).points.push(p);
+    for (const p of batch.points) group(recordKey(tenant, shards, seriesKey(p.name, p.labels))).points.push(p);
     if (events.length) group(recordKey(tenant, shards, 'events')).events.push(...events);
 
     const receivedAt = Date.now();

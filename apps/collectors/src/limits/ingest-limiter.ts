@@ -1,4 +1,6 @@
-import type { IngestLimits } from '@headroom/contracts';
+import type { TenantLimits } from '@headroom/contracts';
+
+type IngestLimits = Pick<TenantLimits, 'ratePerSecond' | 'burst'>;
 
 interface Bucket {
   tokens: number;
@@ -21,8 +23,8 @@ export class IngestLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  take(tenant: string, cost: number, limits: IngestLimits | undefined): LimitDecision {
-    const l = limits ?? this.defaults;
+  take(tenant: string, cost: number, limits: Partial<IngestLimits> | undefined): LimitDecision {
+    const l = { ratePerSecond: limits?.ratePerSecond ?? this.defaults.ratePerSecond, burst: limits?.burst ?? this.defaults.burst };
     const t = this.now();
     let b = this.buckets.get(tenant);
     if (!b || b.limits.ratePerSecond !== l.ratePerSecond || b.limits.burst !== l.burst) {

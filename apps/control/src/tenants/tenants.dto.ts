@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AnomalyAlertingSchema, ApiKeyScopeSchema, IngestLimitsSchema, TenantIdSchema, ThresholdRuleSchema } from '@headroom/contracts';
+import { AnomalyAlertingSchema, ApiKeyScopeSchema, TenantIdSchema, TenantLimitsSchema, ThresholdRuleSchema } from '@headroom/contracts';
 
 export const AlertConfigBodySchema = z
   .object({
@@ -16,7 +16,7 @@ export const CreateTenantBodySchema = z
     displayName: z.string().min(1).max(200),
     locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'must be a BCP 47 tag like fr or fr-FR').default('en'),
     shards: z.number().int().min(1).max(64).default(1),
-    limits: IngestLimitsSchema.strict().optional(),
+    limits: TenantLimitsSchema.optional(),
     alerting: AlertConfigBodySchema.optional(),
   })
   .strict();

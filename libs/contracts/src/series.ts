@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Labels } from '@headroom/contracts';
+import type { Labels } from './common.schema';
 
-/** Canonical text of a series (name + sorted labels), as Prometheus would print it. */
+/**
+ * The one definition of a series' identity, used by every service (edge limits, sharding,
+ * windows, exports): the metric name plus its labels sorted by name, printed as Prometheus would.
+ */
 export function seriesKey(name: string, labels: Labels): string {
   const parts = Object.keys(labels)
     .sort()
