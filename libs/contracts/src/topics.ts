@@ -5,52 +5,69 @@
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
-  /** Kafka topic-level configs applied at creation. */
+  /**
+   * Largest record batch the topic accepts, in bytes (Kafka's `max.message.bytes`, also in `config`).
+   * Publishers split what would not fit; consumers size their fetches from it.
+   */
+  readonly maxMessageBytes: number;
+  /** Kafka topic-level configs applied at creation and reconciled on existing topics. */
   readonly config: Readonly<Record<string, string>>;
   readonly description: string;
 }
+
+const MiB = 1024 * 1024;
+/** Telemetry batches (up to the edge's body limit) and aggregate flushes can be large. */
+const LARGE = 8 * MiB;
+const DEFAULT = 1 * MiB;
 
 export const Topics = {
   telemetry: {
     name: 'headroom.telemetry.v1',
     partitions: 12,
-    config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600 * 1000) },
+    maxMessageBytes: LARGE,
+    config: { 'max.message.bytes': String(LARGE), 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600 * 1000) },
     description: 'Encrypted telemetry batches from producers; key = tenant[#shard].',
   },
   aggregates: {
     name: 'headroom.aggregates.v1',
     partitions: 12,
-    config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600 * 1000) },
+    maxMessageBytes: LARGE,
+    config: { 'max.message.bytes': String(LARGE), 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600 * 1000) },
     description: 'Closed time windows per tenant and series (count, sum, min, max, quantiles).',
   },
   signals: {
     name: 'headroom.signals.v1',
     partitions: 12,
-    config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600 * 1000) },
+    maxMessageBytes: DEFAULT,
+    config: { 'max.message.bytes': String(DEFAULT), 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600 * 1000) },
     description: 'Anomaly, forecast and drift signals per tenant and series.',
   },
   alerts: {
     name: 'headroom.alerts.v1',
     partitions: 12,
-    config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000) },
+    maxMessageBytes: DEFAULT,
+    config: { 'max.message.bytes': String(DEFAULT), 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000) },
     description: 'Alert state transitions (firing, resolved) per tenant.',
   },
   control: {
     name: 'headroom.control.v1',
     partitions: 1,
-    config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(3600 * 1000) },
+    maxMessageBytes: DEFAULT,
+    config: { 'max.message.bytes': String(DEFAULT), 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(3600 * 1000) },
     description: 'Compacted: tenants, API keys (hashed), wrapped data keys, alert rules. Latest value per key wins.',
   },
   audit: {
     name: 'headroom.audit.v1',
     partitions: 3,
-    config: { 'cleanup.policy': 'delete', 'retention.ms': String(365 * 24 * 3600 * 1000) },
+    maxMessageBytes: DEFAULT,
+    config: { 'max.message.bytes': String(DEFAULT), 'cleanup.policy': 'delete', 'retention.ms': String(365 * 24 * 3600 * 1000) },
     description: 'Audit events from every service, stored by control.',
   },
   dlq: {
     name: 'headroom.dlq.v1',
     partitions: 3,
-    config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000) },
+    maxMessageBytes: DEFAULT,
+    config: { 'max.message.bytes': String(DEFAULT), 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000) },
     description: 'Records that can never be processed, with the reason and original headers.',
   },
 } as const satisfies Record<string, TopicSpec>;

@@ -8,7 +8,7 @@ import { describeTopics, ensureTopics, waitForBroker } from './admin';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const name = `headroom.test-admin-${process.pid}-${Date.now()}`;
-const spec = (partitions: number, config: Record<string, string>): TopicSpec => ({ name, partitions, config, description: 'test' });
+const spec = (partitions: number, config: Record<string, string>): TopicSpec => ({ name, partitions, maxMessageBytes: 1048576, config, description: 'test' });
 
 describe('ensureTopics', () => {
   const admin = new Kafka({ clientId: 'admin-int-spec', brokers, logLevel: logLevel.ERROR }).admin();

@@ -18,7 +18,7 @@ import { readRawRecords } from './raw-records';
 
 const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
 const run = randomBytes(4).toString('hex');
-const topic = { name: `headroom.it-consumer-${run}.v1`, partitions: 2, config: {}, description: 'consumer.int-spec' };
+const topic = { name: `headroom.it-consumer-${run}.v1`, partitions: 2, maxMessageBytes: 1048576, config: {}, description: 'consumer.int-spec' };
 const Probe = defineMessage({ name: `probe-${run}`, version: 1, topic, schema: z.object({ n: z.number().int() }), tenantScoped: true });
 const tenants = [`it-a-${run}`, `it-b-${run}`];
 

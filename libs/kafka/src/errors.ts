@@ -22,3 +22,22 @@ export class ContractViolationError extends Error {
     this.name = 'ContractViolationError';
   }
 }
+
+/**
+ * A record that does not fit its topic even after splitting (or that has no way to split). Permanent:
+ * a consumer whose handler meets it quarantines the input instead of retrying it forever.
+ */
+export class RecordTooLargeError extends PermanentError {
+  constructor(
+    readonly topic: string,
+    readonly bytes: number,
+    readonly limit: number,
+    readonly contractId: string,
+  ) {
+    super(
+      `${contractId}: a record of ${bytes} bytes does not fit ${topic} (limit ${limit} bytes: max.message.bytes minus a safety margin) and cannot be split further`,
+      'record_too_large',
+    );
+    this.name = 'RecordTooLargeError';
+  }
+}
