@@ -11,3 +11,4 @@ export * from './audit-event.schema';
 export * from './dlq-record.schema';
 export * from './registry';
 export * from './series';
+export * from './window-sketch';
