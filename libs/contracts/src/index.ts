@@ -1,6 +1,7 @@
 export * from './topics';
 export * from './message';
 export * from './common.schema';
+export * from './point-validation';
 export * from './tenant-limits.schema';
 export * from './telemetry-batch.schema';
 export * from './aggregate.schema';
