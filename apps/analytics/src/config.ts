@@ -13,8 +13,14 @@ export const analyticsEnvSchema = baseEnvSchema
       FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).default(500),
       /** Window p95 scores at or above this become anomaly signals on headroom.signals.v1. */
       ANOMALY_THRESHOLD: z.coerce.number().min(0).max(1).default(0.6),
-      /** Series with a detector in memory (≈1.2 KB each); least recently fed dropped beyond. */
-      ANOMALY_MAX_SERIES: z.coerce.number().int().positive().default(100_000),
+      /** Default per-tenant detector budget (≈1.2 KB each); a tenant's `maxDetectorSeries` from control wins. */
+      ANOMALY_MAX_SERIES_PER_TENANT: z.coerce.number().int().min(0).default(10_000),
+      /** Closed windows + late points waiting to be persisted beyond which consumption pauses (PostgreSQL or Kafka slow). */
+      MAX_UNSAVED_WINDOWS: z.coerce.number().int().min(1000).default(500_000),
+      /** A 1 min / 1 h rollup is computed this long after its window ends (and again whenever a finer window is revised). */
+      ROLLUP_DELAY_MS: z.coerce.number().int().min(0).default(15_000),
+      ROLLUP_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+      RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).default(600_000),
     }),
   );
 export type AnalyticsConfig = z.infer<typeof analyticsEnvSchema>;

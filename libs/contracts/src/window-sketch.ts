@@ -27,9 +27,26 @@ export function decodeSketch(data: string | Uint8Array, exact: { min: number; ma
   return sketch;
 }
 
-/** The q-quantile, clamped to the exact [min, max]: a bin's midpoint may fall just outside them. */
+/**
+ * The q-quantile as DDSketch defines it (the value of rank q·(n−1) among the n sorted values, within
+ * 1%), clamped to the exact [min, max] — a bin's midpoint may fall just outside them — and exact at
+ * q = 0 and q = 1.
+ */
 export function sketchQuantile(sketch: DDSketch, q: number): number {
   if (sketch.count === 0) return NaN;
+  if (q <= 0) return sketch.min;
+  if (q >= 1) return sketch.max;
   const v = sketch.getValueAtQuantile(q);
   return Math.min(sketch.max, Math.max(sketch.min, v));
+}
+
+/**
+ * Merges `from` into `into`. @datadog/sketches-js 2.1.1's `merge` forgets the negative values of
+ * `from` whenever `into` is not empty (it merges the positive store only): merged here as well, so
+ * windows with negative values roll up exactly like the others (tested in window-sketch.spec.ts).
+ */
+export function mergeSketch(into: DDSketch, from: DDSketch): void {
+  const wasEmpty = into.count === 0;
+  into.merge(from);
+  if (!wasEmpty && from.negativeStore.count > 0) into.negativeStore.merge(from.negativeStore);
 }

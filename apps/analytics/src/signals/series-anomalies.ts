@@ -4,30 +4,32 @@ import { detectorRegistry, type SeasonalDetector } from '@headroom/detectors';
 export interface SeriesAnomaliesOptions {
   /** Scores at or above this become signals (the detector's documented alert level is 0.6). */
   threshold: number;
-  /** Detectors kept in memory (≈1.2 KB each); the least recently fed series is dropped beyond this. */
-  maxSeries: number;
 }
 
 /**
  * One streaming seasonal detector per tenant and series, fed the p95 of each closed window (a
  * latency-like series is judged by its tail). A window scoring at or above the threshold becomes an
- * anomaly signal with the detector's explanation. Tenants never share a detector.
+ * anomaly signal with the detector's explanation. Tenants never share a detector, and each has its
+ * own budget of detectors (`maxDetectorSeries`): a tenant's series flood evicts only its own
+ * least recently fed baselines, never another tenant's.
  */
 export class SeriesAnomalies {
-  private readonly detectors = new Map<string, SeasonalDetector>();
+  private readonly byTenant = new Map<string, Map<string, SeasonalDetector>>();
 
   constructor(private readonly opts: SeriesAnomaliesOptions) {}
 
-  observe(tenant: string, w: AggregateWindow): Signal | undefined {
-    const key = `${tenant}\u0000${w.seriesId}`;
-    let detector = this.detectors.get(key);
+  observe(tenant: string, w: AggregateWindow, maxSeries: number): Signal | undefined {
+    if (maxSeries <= 0) return undefined;
+    let detectors = this.byTenant.get(tenant);
+    if (!detectors) this.byTenant.set(tenant, (detectors = new Map()));
+    let detector = detectors.get(w.seriesId);
     if (detector) {
-      this.detectors.delete(key); // re-inserted below: Map order doubles as recency
+      detectors.delete(w.seriesId); // re-inserted below: Map order doubles as recency
     } else {
       detector = detectorRegistry.seasonal.create(w.unit ? { unit: w.unit } : {});
-      if (this.detectors.size >= this.opts.maxSeries) this.detectors.delete(this.detectors.keys().next().value as string);
+      while (detectors.size >= maxSeries) detectors.delete(detectors.keys().next().value as string);
     }
-    this.detectors.set(key, detector);
+    detectors.set(w.seriesId, detector);
     const at = w.windowStart + w.windowMs;
     const score = detector.update(at, w.p95);
     if (score < this.opts.threshold) return undefined;
@@ -43,10 +45,13 @@ export class SeriesAnomalies {
   }
 
   forgetTenant(tenant: string): void {
-    for (const key of this.detectors.keys()) if (key.startsWith(`${tenant}\u0000`)) this.detectors.delete(key);
+    this.byTenant.delete(tenant);
   }
 
-  size(): number {
-    return this.detectors.size;
+  size(tenant?: string): number {
+    if (tenant !== undefined) return this.byTenant.get(tenant)?.size ?? 0;
+    let n = 0;
+    for (const d of this.byTenant.values()) n += d.size;
+    return n;
   }
 }

@@ -2,15 +2,22 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { TelemetryBatchMessage } from '@headroom/contracts';
 import { isMessage } from '@headroom/kafka';
 import { TenantConsumers, type TenantTopicConsumer } from '@headroom/tenancy';
+import { RollupsService } from './rollups.service';
 import { WindowsService } from './windows.service';
 
 export const ANALYTICS_SETTINGS = Symbol('ANALYTICS_SETTINGS');
 export interface AnalyticsSettings {
   groupId: string;
   flushIntervalMs: number;
+  rollupIntervalMs: number;
+  retentionIntervalMs: number;
 }
 
-/** Thin: telemetry records in, WindowsService does the work; commits wait for windows to be persisted. */
+/**
+ * Thin: telemetry records in, WindowsService does the work; commits wait for windows to be
+ * persisted. After each flush the consumer pauses while more is waiting to be persisted than the
+ * budget allows (PostgreSQL or the broker slow) and resumes once it drains: memory plateaus.
+ */
 @Injectable()
 export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly consumer: TenantTopicConsumer;
@@ -18,6 +25,7 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
 
   constructor(
     @Inject(WindowsService) private readonly windows: WindowsService,
+    @Inject(RollupsService) private readonly rollups: RollupsService,
     @Inject(TenantConsumers) consumers: TenantConsumers,
     @Inject(ANALYTICS_SETTINGS) private readonly settings: AnalyticsSettings,
   ) {
@@ -26,11 +34,11 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
       readinessCheck: 'telemetry_consumer',
       groupId: settings.groupId,
       contracts: [TelemetryBatchMessage],
-      commitGate: (topic, partition, next) => aggregator.commitGate(topic, partition, next),
+      commitGate: (_topic, partition, next) => aggregator.commitGate(partition, next),
       onRebalance: (assigned) => void this.windows.retainPartitions(assigned),
       handle: async (record) => {
         if (isMessage(record, TelemetryBatchMessage) && record.value && record.tenant) {
-          this.windows.ingest(record.tenant, record.value, { topic: record.topic, partition: record.partition, offset: record.offset });
+          await this.windows.ingest(record.tenant, record.value, { partition: record.partition, offset: record.offset });
         }
       },
     });
@@ -39,7 +47,15 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
   async onApplicationBootstrap(): Promise<void> {
     await this.windows.restore();
     this.consumer.run();
-    this.timer = setInterval(() => void this.windows.flush(this.consumer.backlog() === 0), this.settings.flushIntervalMs);
+    this.timer = setInterval(() => void this.tick(), this.settings.flushIntervalMs);
+    this.rollups.start(this.settings.rollupIntervalMs, this.settings.retentionIntervalMs);
+  }
+
+  private async tick(): Promise<void> {
+    // Quiet streams close by the clock only when nothing is queued behind and the broker answers.
+    await this.windows.flush(this.consumer.caughtUp());
+    if (this.windows.overBudget()) this.consumer.pause();
+    else if (this.consumer.isPaused()) this.consumer.resume();
   }
 
   /** Stop taking records (the in-flight batch finishes), persist what closed, commit up to the gate. */

@@ -1,90 +1,148 @@
-import type { MetricPoint } from '@headroom/contracts';
-import { quantile, WindowAggregator } from './window-aggregator';
+import { decodeSketch, DEFAULT_TENANT_LIMITS, type MetricPoint } from '@headroom/contracts';
+import { WindowAggregator } from './window-aggregator';
 import { eventToPoints } from './event-metrics';
 
 const W = 10_000;
 const T0 = 1_767_225_600_000; // aligned on a 10 s boundary
-const src = (offset: number, partition = 0) => ({ topic: 'headroom.telemetry.v1', partition, offset: String(offset) });
+const limits = DEFAULT_TENANT_LIMITS;
+const src = (offset: number, partition = 0) => ({ partition, offset });
 const pt = (value: number, t: number, labels: Record<string, string> = {}): MetricPoint => ({ name: 'api_latency_ms', labels, value, timestamp: t });
 
-function agg() {
-  return new WindowAggregator({ windowMs: W, allowedLatenessMs: 2_000, idleCloseMs: 3_000 });
+function agg(streams: [string, number][] = [['label-a', 0], ['label-b', 0]]) {
+  const a = new WindowAggregator({ windowMs: W, allowedLatenessMs: 2_000, idleCloseMs: 3_000 });
+  for (const [tenant, partition] of streams) a.openStream(tenant, partition, 0);
+  return a;
+}
+
+/** Adds a point received at its own timestamp (a producer sending in real time). */
+function add(a: WindowAggregator, tenant: string, p: MetricPoint, offset: number, now = p.timestamp, partition = 0) {
+  return a.add(tenant, p, src(offset, partition), p.timestamp, now, limits);
+}
+
+/** The exact q-quantile as DDSketch defines it (rank q·(n−1)), written independently of the sketch. */
+function exact(values: number[], q: number): number {
+  const s = [...values].sort((x, y) => x - y);
+  return s[Math.floor(q * (s.length - 1))];
 }
 
 describe('WindowAggregator', () => {
-  it('computes count, sum, min, max and nearest-rank quantiles per 10 s window and series', () => {
+  it('computes exact count, sum, min, max and quantiles within 1% per 10 s window and series, on a skewed set', () => {
     const a = agg();
-    for (let i = 1; i <= 100; i++) a.add('label-a', pt(i, T0 + i * 50), src(1), T0);
-    a.add('label-a', pt(1000, T0 + W + 1), src(2), T0); // next window
-    a.add('label-a', pt(5000, T0 + W + 2_001), src(3), T0); // pushes the watermark past the first window
-    const closed = a.closeDue(T0);
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    // Log-normal-ish latencies: a long right tail.
+    const values = Array.from({ length: 5000 }, () => Math.exp(3 + 1.5 * Math.sqrt(-2 * Math.log(rnd())) * Math.cos(2 * Math.PI * rnd())));
+    values.forEach((v, i) => add(a, 'label-a', pt(v, T0 + (i % 9_000)), 1));
+    add(a, 'label-a', pt(5000, T0 + W + 2_001), 2); // pushes the watermark past the first window
+    const closed = a.closeDue(T0 + W + 2_001);
     expect(closed).toHaveLength(1);
-    expect(closed[0].window).toMatchObject({ windowStart: T0, windowMs: W, count: 100, sum: 5050, min: 1, max: 100, p50: 50, p95: 95, p99: 99 });
+    const w = closed[0].window;
+    expect(w).toMatchObject({ windowStart: T0, windowMs: W, count: 5000, min: Math.min(...values), max: Math.max(...values), revision: 0 });
+    expect(w.sum).toBeCloseTo(values.reduce((s, v) => s + v, 0), 6);
+    for (const [q, got] of [[0.5, w.p50], [0.95, w.p95], [0.99, w.p99]] as const) {
+      const want = exact(values, q);
+      expect(Math.abs(got - want) / want).toBeLessThanOrEqual(0.01);
+    }
+    // The published sketch decodes to the same quantiles.
+    const sketch = decodeSketch(w.sketch!, w);
+    expect(sketch.count).toBe(5000);
   });
 
-  it('keeps tenants and series apart', () => {
+  it('keeps tenants and series apart, and one series whatever the order of its labels', () => {
     const a = agg();
-    a.add('label-a', pt(10, T0), src(1), T0);
-    a.add('label-b', pt(999, T0), src(2), T0);
-    a.add('label-a', pt(20, T0, { route: '/x' }), src(3), T0);
+    add(a, 'label-a', pt(10, T0, { route: '/x', method: 'GET' }), 1);
+    add(a, 'label-a', { ...pt(20, T0 + 1), labels: { method: 'GET', route: '/x' } }, 2);
+    add(a, 'label-b', pt(999, T0, { route: '/x', method: 'GET' }), 3);
+    add(a, 'label-a', pt(30, T0, { route: '/y' }), 4);
     const closed = a.closeDue(T0 + W + 10_000); // all idle: closed by the clock
-    const byTenant = (t: string) => closed.filter((c) => c.tenant === t).map((c) => c.window.max).sort();
-    expect(byTenant('label-a')).toEqual([10, 20]);
-    expect(byTenant('label-b')).toEqual([999]);
+    const of = (t: string) => closed.filter((c) => c.tenant === t).map((c) => [c.window.series.labels.route, c.window.count, c.window.max]);
+    expect(of('label-a').sort()).toEqual([['/x', 2, 20], ['/y', 1, 30]]);
+    expect(of('label-b')).toEqual([['/x', 1, 999]]);
   });
 
-  it('does not close a window while its tenant is active and the watermark has not passed', () => {
+  it('does not close a window while its stream is active and the watermark has not passed', () => {
     const a = agg();
-    a.add('label-a', pt(1, T0 + 9_000), src(1), T0 + 9_000);
+    add(a, 'label-a', pt(1, T0 + 9_000), 1);
     expect(a.closeDue(T0 + 10_500)).toEqual([]);
     expect(a.closeDue(T0 + 9_000 + 3_000)).toHaveLength(1); // quiet for idleCloseMs: the clock closes it
   });
 
-  it('leaves a quiet tenant\'s window open while records are still queued behind (backlog)', () => {
+  it("leaves a quiet stream's window open while records may be queued behind (not caught up)", () => {
     const a = agg();
-    a.add('label-a', pt(1, T0 + 9_000), src(1), T0 + 9_000);
+    add(a, 'label-a', pt(1, T0 + 9_000), 1);
     expect(a.closeDue(T0 + 60_000, false)).toEqual([]);
     expect(a.closeDue(T0 + 60_000, true)).toHaveLength(1);
   });
 
-  it('drops points for windows already closed instead of rewriting them partially', () => {
+  it('keeps points for closed windows as late points, with their record offsets, instead of dropping them', () => {
     const a = agg();
-    a.add('label-a', pt(1, T0), src(1), T0);
+    add(a, 'label-a', pt(1, T0), 1);
     a.closeDue(T0 + 60_000);
-    expect(a.add('label-a', pt(2, T0 + 5), src(2), T0 + 60_000)).toBe(false);
-    expect(a.latePoints).toBe(1);
-    const b = agg();
-    b.restoreProgress('label-a', T0 + W); // persisted before a restart
-    expect(b.add('label-a', pt(2, T0 + 5), src(2), T0)).toBe(false);
-    expect(b.add('label-a', pt(2, T0 + W), src(2), T0)).toBe(true);
+    expect(add(a, 'label-a', pt(2, T0 + 5), 2, T0 + 60_000)).toBe('late');
+    expect(add(a, 'label-a', pt(3, T0 + 6), 3, T0 + 60_000)).toBe('late');
+    const late = a.takeLate();
+    expect(late).toHaveLength(1);
+    expect(late[0]).toMatchObject({ tenant: 'label-a', partition: 0, windowStart: T0, values: [2, 3], offsets: [2, 3] });
   });
 
-  it('holds commits back to the first record of any window not yet persisted', () => {
+  it('takes persisted progress per stream: points before it are late on that stream only', () => {
+    const a = agg([]);
+    a.openStream('label-a', 0, T0 + W);
+    a.openStream('label-a', 1, 0);
+    expect(add(a, 'label-a', pt(2, T0 + 5), 2)).toBe('late');
+    expect(add(a, 'label-a', pt(2, T0 + 5), 2, T0 + 5, 1)).toBe('windowed');
+    expect(add(a, 'label-a', pt(2, T0 + W), 3)).toBe('windowed');
+  });
+
+  it('never lets a watermark run ahead of the receive time plus the grace period', () => {
     const a = agg();
-    a.add('label-a', pt(1, T0), src(5), T0);
-    a.add('label-a', pt(1, T0 + 1), src(7), T0);
-    expect(a.commitGate('headroom.telemetry.v1', 0, '8')).toBe('5');
-    expect(a.commitGate('headroom.telemetry.v1', 1, '8')).toBe('8');
+    add(a, 'label-a', pt(1, T0), 1);
+    // Stamped 2099, received now: refused, and the stream's windows are not closed by it.
+    expect(a.add('label-a', pt(1, 4_070_908_800_000), src(2), T0, T0, limits)).toBe('too_far_in_future');
+    // Within the grace period (5 min ahead): accepted, and the watermark is capped at receive + grace.
+    expect(a.add('label-a', pt(1, T0 + 5 * 60_000), src(3), T0, T0, limits)).toBe('windowed');
+    expect(add(a, 'label-a', pt(7, T0 + 1_000), 4)).toBe('windowed'); // the current window is still open
+    expect(a.add('label-a', pt(1, T0 - limits.maxSampleAgeMs - 1), src(5), T0, T0, limits)).toBe('sample_too_old');
+  });
+
+  it('holds commits back to the first record of anything not yet persisted: open, closed or late', () => {
+    const a = agg();
+    add(a, 'label-a', pt(1, T0), 5);
+    add(a, 'label-a', pt(1, T0 + 1), 7);
+    expect(a.commitGate(0, '8')).toBe('5');
+    expect(a.commitGate(1, '8')).toBe('8');
     const closed = a.closeDue(T0 + 60_000);
-    expect(a.commitGate('headroom.telemetry.v1', 0, '8')).toBe('5'); // closed but not yet acknowledged
+    expect(a.commitGate(0, '8')).toBe('5'); // closed but not yet acknowledged
+    add(a, 'label-a', pt(1, T0 + 2), 9, T0 + 60_000); // late
     a.acknowledge(closed);
-    expect(a.commitGate('headroom.telemetry.v1', 0, '8')).toBe('8');
+    expect(a.commitGate(0, '10')).toBe('9');
+    const late = a.takeLate();
+    expect(a.commitGate(0, '10')).toBe('9'); // taken by a flush, not yet persisted
+    a.acknowledge([], late);
+    expect(a.commitGate(0, '10')).toBe('10');
   });
 
-  it('forgets windows of partitions that moved to another member after a rebalance', () => {
-    const a = agg();
-    a.add('label-a', pt(1, T0), src(1, 0), T0);
-    a.add('label-b', pt(2, T0), src(1, 1), T0);
-    a.retainPartitions(new Set(['headroom.telemetry.v1:1']));
+  it('forgets the streams of partitions that moved to another member after a rebalance', () => {
+    const a = agg([['label-a', 0], ['label-b', 1]]);
+    add(a, 'label-a', pt(1, T0), 1, T0, 0);
+    add(a, 'label-b', pt(2, T0), 1, T0, 1);
+    a.retainPartitions(new Set([1]));
     expect(a.openWindows()).toBe(1);
-    expect(a.commitGate('headroom.telemetry.v1', 0, '9')).toBe('9');
+    expect(a.commitGate(0, '9')).toBe('9');
+    expect(a.hasStream('label-a', 0)).toBe(false); // progress reloads if it comes back
     expect(a.closeDue(T0 + 60_000).map((c) => c.tenant)).toEqual(['label-b']);
   });
 
-  it('nearest-rank quantiles return observed values', () => {
-    expect(quantile([5], 0.99)).toBe(5);
-    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2);
-    expect(quantile([1, 2, 3, 4], 0.95)).toBe(4);
+  it("closes a stream's oldest windows early beyond its budget, and only that stream's", () => {
+    const a = agg();
+    for (let i = 0; i < 10; i++) add(a, 'label-a', pt(1, T0 + (i < 6 ? 0 : W), { s: String(i) }), i);
+    add(a, 'label-b', pt(1, T0), 100);
+    const closed = a.closeDue(T0 + 1, true, (t) => (t === 'label-a' ? 4 : Infinity));
+    expect(closed.every((c) => c.tenant === 'label-a')).toBe(true);
+    expect(a.openWindowsOf('label-a')).toBe(4);
+    expect(a.openWindowsOf('label-b')).toBe(1);
+    // A point for a window closed early is late, not lost.
+    expect(add(a, 'label-a', pt(2, T0 + 1, { s: '0' }), 11)).toBe('late');
   });
 
   it('turns typed platform events into series without user ids', () => {

@@ -1,163 +1,341 @@
-import { seriesId, type AggregateWindow, type MetricPoint } from '@headroom/contracts';
+import type { DDSketch } from '@datadog/sketches-js';
+import { encodeSketch, newSketch, seriesId, sketchQuantile, type AggregateWindow, type Labels, type MetricPoint } from '@headroom/contracts';
 
-export interface SourceOffset {
-  topic: string;
+/** Where a point came from: the telemetry partition and the offset of its record. */
+export interface PointSource {
   partition: number;
-  offset: string;
+  offset: number;
 }
 
-interface OpenWindow {
-  tenant: string;
-  seriesId: string;
-  name: string;
-  labels: Record<string, string>;
-  unit?: string;
-  windowStart: number;
-  values: number[];
-  sum: number;
-  /** First record that fed this window: commits must not pass it until the window is persisted. */
-  source: SourceOffset;
-}
-
+/** A closed 10 s window, ready to publish and persist, with the record range that fed it. */
 export interface ClosedWindow {
   tenant: string;
+  partition: number;
   window: AggregateWindow;
-  source: SourceOffset;
-}
-
-export interface WindowAggregatorOptions {
-  windowMs: number;
-  /** How long after a window's end points may still arrive (event time). */
-  allowedLatenessMs: number;
-  /** A tenant silent this long (wall clock) has its windows closed by the clock instead of by data. */
-  idleCloseMs: number;
+  /** Kept for merging late points into it before it is saved. */
+  sketch: DDSketch;
+  firstOffset: number;
+  lastOffset: number;
 }
 
 /**
- * Tumbling windows per tenant and series, closed by a per-tenant event-time watermark (newest point
- * seen minus the allowed lateness), or by the wall clock once the tenant goes quiet. Closing by event
- * time means a replay after a crash rebuilds exactly the same windows. Points for windows already
- * closed are late: counted and dropped, never merged into a persisted window as a partial rewrite.
+ * Points that arrived for a window already closed on their stream: kept raw, each with the offset
+ * of its record, until the next flush merges them into the stored window (as a new revision). The
+ * offsets let the merge skip what the stored window already holds, so a replay never counts twice.
+ */
+export interface LatePoints {
+  tenant: string;
+  partition: number;
+  seriesId: string;
+  name: string;
+  labels: Labels;
+  unit?: string;
+  windowStart: number;
+  values: number[];
+  offsets: number[];
+}
+
+export type AddOutcome = 'windowed' | 'late' | 'sample_too_old' | 'too_far_in_future';
+
+export interface WindowAggregatorOptions {
+  windowMs: number;
+  /** How long after a window's end (event time) points may still arrive before it closes. */
+  allowedLatenessMs: number;
+  /** A stream silent this long (wall clock) has its windows closed by the clock instead of by data. */
+  idleCloseMs: number;
+}
+
+/** Per-tenant limits the aggregator applies (resolved from control by the caller). */
+export interface StreamLimits {
+  maxSampleAgeMs: number;
+  creationGracePeriodMs: number;
+}
+
+interface OpenWindow {
+  start: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  sketch: DDSketch;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+interface SeriesState {
+  id: string;
+  name: string;
+  labels: Labels;
+  unit?: string;
+  open: Map<number, OpenWindow>;
+}
+
+/** One tenant's records on one partition: ordered, so watermarks and progress are kept per stream. */
+interface Stream {
+  tenant: string;
+  partition: number;
+  /** Newest event time seen, never beyond the record's receive time (or the clock) plus the grace period. */
+  watermark: number;
+  /** Windows starting before this are final on the stream: later points for them are late. */
+  closedUntil: number;
+  lastSeen: number;
+  /** Raw label order → series, then canonical id → series (one state per series whatever the order). */
+  byRawKey: Map<string, SeriesState>;
+  byId: Map<string, SeriesState>;
+  openWindows: number;
+}
+
+const streamKey = (tenant: string, partition: number) => `${tenant}\u0000${partition}`;
+const windowKey = (tenant: string, id: string, start: number) => `${tenant}\u0000${id}\u0000${start}`;
+
+/**
+ * Tumbling windows per tenant, partition and series, with count, sum, min, max and a DDSketch.
+ * A stream's windows close when its event-time watermark passes their end plus the allowed
+ * lateness, or by the clock once the stream goes quiet (and nothing is queued behind), or early
+ * when the stream holds more open windows than its budget. Closing early is always safe: points
+ * that arrive for a closed window are kept as late points and merged into it at the next flush.
  */
 export class WindowAggregator {
-  private readonly open = new Map<string, OpenWindow>();
+  private readonly streams = new Map<string, Stream>();
+  private readonly late = new Map<string, LatePoints>();
+  private latePointCount = 0;
+  /** Closed windows not yet persisted, by window key: they hold commits back until acknowledged. */
   private readonly pending = new Map<string, ClosedWindow>();
-  private readonly newestEvent = new Map<string, number>();
-  private readonly lastSeen = new Map<string, number>();
-  private readonly closedUntil = new Map<string, number>();
-  latePoints = 0;
+  /** Late points taken by a flush and not yet persisted: they hold commits back too. */
+  private readonly pendingLate = new Set<LatePoints>();
+  private openTotal = 0;
 
   constructor(private readonly opts: WindowAggregatorOptions) {}
 
-  /** Restores what was persisted: windows ending at or before `until` are final for the tenant. */
-  restoreProgress(tenant: string, until: number): void {
-    this.closedUntil.set(tenant, Math.max(until, this.closedUntil.get(tenant) ?? 0));
+  get windowMs(): number {
+    return this.opts.windowMs;
   }
 
-  add(tenant: string, point: MetricPoint, source: SourceOffset, now: number): boolean {
-    const start = point.timestamp - (point.timestamp % this.opts.windowMs);
-    this.lastSeen.set(tenant, now);
-    if (start < (this.closedUntil.get(tenant) ?? 0)) {
-      this.latePoints += 1;
-      return false;
+  hasStream(tenant: string, partition: number): boolean {
+    return this.streams.has(streamKey(tenant, partition));
+  }
+
+  /** Opens a stream with its persisted progress (windows before `closedUntil` are final). */
+  openStream(tenant: string, partition: number, closedUntil: number): void {
+    const key = streamKey(tenant, partition);
+    if (this.streams.has(key)) return;
+    this.streams.set(key, { tenant, partition, watermark: 0, closedUntil, lastSeen: 0, byRawKey: new Map(), byId: new Map(), openWindows: 0 });
+  }
+
+  add(tenant: string, point: MetricPoint, source: PointSource, receivedAt: number, now: number, limits: StreamLimits): AddOutcome {
+    const stream = this.streams.get(streamKey(tenant, source.partition));
+    if (!stream) throw new Error(`stream ${tenant}/${source.partition} is not open`);
+    const ts = point.timestamp;
+    // The edge refuses these; records that did not come through it are checked again here.
+    if (ts < receivedAt - limits.maxSampleAgeMs) return 'sample_too_old';
+    if (ts > receivedAt + limits.creationGracePeriodMs) return 'too_far_in_future';
+    stream.lastSeen = now;
+    const wm = Math.min(ts, receivedAt + limits.creationGracePeriodMs, now + limits.creationGracePeriodMs);
+    if (wm > stream.watermark) stream.watermark = wm;
+    const W = this.opts.windowMs;
+    const start = ts - (((ts % W) + W) % W);
+    const series = this.seriesOf(stream, point);
+    if (start < stream.closedUntil) {
+      this.addLate(stream, series, start, point.value, source.offset);
+      return 'late';
     }
-    this.newestEvent.set(tenant, Math.max(point.timestamp, this.newestEvent.get(tenant) ?? 0));
-    const id = seriesId(point.name, point.labels);
-    const key = `${tenant}\u0000${id}\u0000${start}`;
-    let w = this.open.get(key);
+    let w = series.open.get(start);
     if (!w) {
-      w = { tenant, seriesId: id, name: point.name, labels: point.labels, unit: point.unit, windowStart: start, values: [], sum: 0, source };
-      this.open.set(key, w);
+      w = { start, count: 0, sum: 0, min: Infinity, max: -Infinity, sketch: newSketch(), firstOffset: source.offset, lastOffset: source.offset };
+      series.open.set(start, w);
+      stream.openWindows++;
+      this.openTotal++;
     }
-    w.values.push(point.value);
-    w.sum += point.value;
-    return true;
+    const v = point.value;
+    w.count++;
+    w.sum += v;
+    if (v < w.min) w.min = v;
+    if (v > w.max) w.max = v;
+    w.sketch.accept(v);
+    w.lastOffset = source.offset;
+    return 'windowed';
+  }
+
+  private seriesOf(stream: Stream, point: MetricPoint): SeriesState {
+    let raw = point.name;
+    const labels = point.labels;
+    for (const k in labels) raw += `\u0001${k}\u0002${labels[k]}`;
+    let s = stream.byRawKey.get(raw);
+    if (s) return s;
+    const id = seriesId(point.name, labels);
+    s = stream.byId.get(id);
+    if (!s) {
+      s = { id, name: point.name, labels, unit: point.unit, open: new Map() };
+      stream.byId.set(id, s);
+    }
+    stream.byRawKey.set(raw, s);
+    return s;
+  }
+
+  private addLate(stream: Stream, series: SeriesState, start: number, value: number, offset: number): void {
+    const key = windowKey(stream.tenant, series.id, start);
+    let l = this.late.get(key);
+    if (!l) {
+      l = { tenant: stream.tenant, partition: stream.partition, seriesId: series.id, name: series.name, labels: series.labels, unit: series.unit, windowStart: start, values: [], offsets: [] };
+      this.late.set(key, l);
+    }
+    l.values.push(value);
+    l.offsets.push(offset);
+    this.latePointCount++;
   }
 
   /**
-   * Removes and returns the windows whose end has passed their tenant's watermark (`caughtUp`: the
-   * consumer has nothing queued, so a quiet tenant is really quiet). They stay
-   * "pending" (holding back commits) until `acknowledge` confirms they were published and stored.
+   * Removes and returns the windows due to close. `caughtUp`: nothing is known to be queued behind
+   * the records handled so far, so quiet streams may be closed by the clock. `budgetOf(tenant)`: a
+   * stream holding more open windows than this has its oldest closed early (its own cost only).
    */
-  closeDue(now: number, caughtUp = true): ClosedWindow[] {
-    const watermark = new Map<string, number>();
-    for (const [tenant, newest] of this.newestEvent) {
-      const byData = newest - this.opts.allowedLatenessMs;
-      // The clock may close a quiet tenant's windows only when no records are queued behind: with a
-      // backlog (after a crash, or under load), its points may still be on their way.
-      const idle = caughtUp && now - (this.lastSeen.get(tenant) ?? now) >= this.opts.idleCloseMs;
-      watermark.set(tenant, idle ? Math.max(byData, now - this.opts.allowedLatenessMs) : byData);
-    }
+  closeDue(now: number, caughtUp = true, budgetOf: (tenant: string) => number = () => Infinity): ClosedWindow[] {
     const closed: ClosedWindow[] = [];
-    for (const [key, w] of this.open) {
-      const end = w.windowStart + this.opts.windowMs;
-      if (end > (watermark.get(w.tenant) ?? -Infinity)) continue;
-      this.open.delete(key);
-      const c = { tenant: w.tenant, window: summarise(w, this.opts.windowMs), source: w.source };
-      this.pending.set(key, c);
-      closed.push(c);
-    }
-    // Everything up to the watermark's window boundary is now final for the tenant.
-    for (const [tenant, wm] of watermark) {
-      const boundary = wm - (((wm % this.opts.windowMs) + this.opts.windowMs) % this.opts.windowMs);
-      if (boundary > (this.closedUntil.get(tenant) ?? 0)) this.closedUntil.set(tenant, boundary);
+    const W = this.opts.windowMs;
+    for (const stream of this.streams.values()) {
+      if (stream.openWindows === 0) continue;
+      const idle = caughtUp && now - stream.lastSeen >= this.opts.idleCloseMs;
+      let boundary = idle ? Infinity : stream.watermark - this.opts.allowedLatenessMs - W + 1;
+      const budget = idle ? Infinity : budgetOf(stream.tenant);
+      if (stream.openWindows > budget) boundary = Math.max(boundary, this.oldestStartsToClose(stream, stream.openWindows - budget));
+      let newest = stream.closedUntil;
+      for (const series of stream.byId.values()) {
+        if (series.open.size === 0) continue;
+        for (const [start, w] of series.open) {
+          if (start >= boundary) continue;
+          series.open.delete(start);
+          stream.openWindows--;
+          this.openTotal--;
+          const c = this.toClosed(stream, series, w);
+          this.pending.set(windowKey(stream.tenant, series.id, start), c);
+          closed.push(c);
+          if (start + W > newest) newest = start + W;
+        }
+      }
+      // Every window starting before the boundary is now final on this stream.
+      const final = idle ? newest : Math.max(newest, Math.ceil(boundary / W) * W);
+      if (Number.isFinite(final) && final > stream.closedUntil) stream.closedUntil = final;
     }
     return closed;
   }
 
-  /**
-   * After a rebalance: forgets open and pending windows fed by partitions this member no longer owns.
-   * Their new owner replays them from the last commit (the gate never passed their first record), so
-   * keeping them here would only let a partial copy race the complete one.
-   */
-  retainPartitions(owned: ReadonlySet<string>): void {
-    for (const [key, w] of this.open) if (!owned.has(`${w.source.topic}:${w.source.partition}`)) this.open.delete(key);
-    for (const [key, c] of this.pending) if (!owned.has(`${c.source.topic}:${c.source.partition}`)) this.pending.delete(key);
+  /** The window start below which closing frees `excess` windows of the stream (oldest first). */
+  private oldestStartsToClose(stream: Stream, excess: number): number {
+    const starts: number[] = [];
+    for (const s of stream.byId.values()) for (const start of s.open.keys()) starts.push(start);
+    starts.sort((a, b) => a - b);
+    return starts[Math.min(starts.length - 1, excess - 1)] + 1;
   }
 
-  acknowledge(windows: ClosedWindow[]): void {
-    for (const c of windows) this.pending.delete(`${c.tenant}\u0000${c.window.seriesId}\u0000${c.window.windowStart}`);
+  private toClosed(stream: Stream, series: SeriesState, w: OpenWindow): ClosedWindow {
+    return {
+      tenant: stream.tenant,
+      partition: stream.partition,
+      sketch: w.sketch,
+      firstOffset: w.firstOffset,
+      lastOffset: w.lastOffset,
+      window: summarise(series, w, this.opts.windowMs),
+    };
   }
 
-  progress(tenant: string): number {
-    return this.closedUntil.get(tenant) ?? 0;
+  /** Takes the late points gathered since the last call (they now hold commits until acknowledged). */
+  takeLate(): LatePoints[] {
+    const out = [...this.late.values()];
+    this.late.clear();
+    this.latePointCount = 0;
+    for (const l of out) this.pendingLate.add(l);
+    return out;
   }
 
-  /** The offset safe to commit on a partition: not past the first record of any unpersisted window. */
-  commitGate(topic: string, partition: number, next: string): string {
-    let min = BigInt(next);
-    for (const w of [...this.open.values(), ...this.pending.values()]) {
-      if (w.source.topic === topic && w.source.partition === partition && BigInt(w.source.offset) < min) min = BigInt(w.source.offset);
+  /** The flush persisted these: their records may now be committed past. */
+  acknowledge(windows: ClosedWindow[], late: LatePoints[] = []): void {
+    for (const c of windows) this.pending.delete(windowKey(c.tenant, c.window.seriesId, c.window.windowStart));
+    for (const l of late) this.pendingLate.delete(l);
+  }
+
+  /** Progress of each stream touched by `windows`/`late`, to persist with them. */
+  progressOf(tenantPartitions: Iterable<[string, number]>): { tenant: string; partition: number; closedUntil: number }[] {
+    const out: { tenant: string; partition: number; closedUntil: number }[] = [];
+    for (const [tenant, partition] of tenantPartitions) {
+      const s = this.streams.get(streamKey(tenant, partition));
+      if (s) out.push({ tenant, partition, closedUntil: s.closedUntil });
     }
-    return min.toString();
+    return out;
+  }
+
+  /**
+   * After a rebalance: forgets every stream of partitions this member no longer owns, with their
+   * open, closed-unsaved and late windows. Their new owner replays them from the last commit (the
+   * gate never passed their first record) and reloads their progress, as this member will if the
+   * partition comes back.
+   */
+  retainPartitions(owned: ReadonlySet<number>): void {
+    for (const [key, s] of this.streams) {
+      if (owned.has(s.partition)) continue;
+      this.streams.delete(key);
+      this.openTotal -= s.openWindows;
+    }
+    for (const [key, c] of this.pending) if (!owned.has(c.partition)) this.pending.delete(key);
+    for (const [key, l] of this.late) if (!owned.has(l.partition)) (this.late.delete(key), (this.latePointCount -= l.values.length));
+    for (const l of this.pendingLate) if (!owned.has(l.partition)) this.pendingLate.delete(l);
+  }
+
+  /** Erasure: the tenant's streams and everything they hold are dropped. */
+  forgetTenant(tenant: string): void {
+    for (const [key, s] of this.streams) if (s.tenant === tenant) (this.streams.delete(key), (this.openTotal -= s.openWindows));
+    for (const [key, c] of this.pending) if (c.tenant === tenant) this.pending.delete(key);
+    for (const [key, l] of this.late) if (l.tenant === tenant) (this.late.delete(key), (this.latePointCount -= l.values.length));
+    for (const l of this.pendingLate) if (l.tenant === tenant) this.pendingLate.delete(l);
+  }
+
+  /** The offset safe to commit on a partition: not past the first record of anything unpersisted. */
+  commitGate(partition: number, next: string): string {
+    let min = Number(next);
+    for (const s of this.streams.values()) {
+      if (s.partition !== partition || s.openWindows === 0) continue;
+      for (const series of s.byId.values()) for (const w of series.open.values()) if (w.firstOffset < min) min = w.firstOffset;
+    }
+    for (const c of this.pending.values()) if (c.partition === partition && c.firstOffset < min) min = c.firstOffset;
+    for (const l of [...this.late.values(), ...this.pendingLate]) if (l.partition === partition && l.offsets[0] < min) min = l.offsets[0];
+    return String(min);
   }
 
   openWindows(): number {
-    return this.open.size;
+    return this.openTotal;
+  }
+
+  /** Open windows per tenant (for the per-tenant memory gauge and budget). */
+  openWindowsOf(tenant: string): number {
+    let n = 0;
+    for (const s of this.streams.values()) if (s.tenant === tenant) n += s.openWindows;
+    return n;
+  }
+
+  latePoints(): number {
+    return this.latePointCount;
+  }
+
+  pendingWindows(): number {
+    return this.pending.size;
   }
 }
 
-/** Nearest-rank quantile on the sorted values: always a value that was actually observed. */
-export function quantile(sorted: number[], q: number): number {
-  const rank = Math.max(1, Math.ceil(q * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1];
-}
-
-function summarise(w: OpenWindow, windowMs: number): AggregateWindow {
-  const sorted = Float64Array.from(w.values).sort();
-  const arr = Array.from(sorted);
+/** The published form of a window: exact count, sum, min, max; quantiles from its sketch. */
+export function summarise(series: { id: string; name: string; labels: Labels; unit?: string }, w: { start: number; count: number; sum: number; min: number; max: number; sketch: DDSketch }, windowMs: number, revision = 0): AggregateWindow {
   return {
-    series: { name: w.name, labels: w.labels },
-    seriesId: w.seriesId,
-    windowStart: w.windowStart,
+    series: { name: series.name, labels: series.labels },
+    seriesId: series.id,
+    windowStart: w.start,
     windowMs,
-    count: arr.length,
+    count: w.count,
     sum: w.sum,
-    min: arr[0],
-    max: arr[arr.length - 1],
-    p50: quantile(arr, 0.5),
-    p95: quantile(arr, 0.95),
-    p99: quantile(arr, 0.99),
-    ...(w.unit ? { unit: w.unit } : {}),
+    min: w.min,
+    max: w.max,
+    p50: sketchQuantile(w.sketch, 0.5),
+    p95: sketchQuantile(w.sketch, 0.95),
+    p99: sketchQuantile(w.sketch, 0.99),
+    ...(series.unit ? { unit: series.unit } : {}),
+    sketch: encodeSketch(w.sketch),
+    revision,
   };
 }
