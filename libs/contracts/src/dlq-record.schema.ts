@@ -18,8 +18,14 @@ export const DlqRecordSchema = z.object({
     key: z.string().nullable(),
     headers: z.record(z.string(), z.string()),
   }),
-  /** The original value, base64, untouched (still encrypted if it was). */
+  /**
+   * The original value, base64, untouched (still encrypted if it was); null for a tombstone, or when
+   * the original was too large to keep in a DLQ record (then the reason says so, and it stays at its
+   * source offset until the source topic's retention).
+   */
   value: z.string().nullable(),
+  /** Size of the original value in bytes (absent for a tombstone). */
+  valueBytes: z.number().int().nonnegative().optional(),
 });
 export type DlqRecord = z.infer<typeof DlqRecordSchema>;
 

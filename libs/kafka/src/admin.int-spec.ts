@@ -8,6 +8,7 @@ import { describeTopics, ensureTopics, waitForBroker } from './admin';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const name = `headroom.test-admin-${process.pid}-${Date.now()}`;
+const older = `${name}-older`;
 const spec = (partitions: number, config: Record<string, string>): TopicSpec => ({ name, partitions, maxMessageBytes: 1048576, config, description: 'test' });
 
 describe('ensureTopics', () => {
@@ -19,7 +20,7 @@ describe('ensureTopics', () => {
   });
 
   afterAll(async () => {
-    await admin.deleteTopics({ topics: [name] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [name, older] }).catch(() => undefined);
     await admin.disconnect();
   });
 
@@ -37,5 +38,15 @@ describe('ensureTopics', () => {
     expect(described?.partitions).toBe(3);
     expect(described?.config['cleanup.policy']).toBe('delete');
     expect(described?.config['retention.ms']).toBe('60000');
+  });
+
+  it('gives a topic created before the registry had size limits its max.message.bytes, keeping its other overrides', async () => {
+    await ensureTopics(brokers, [{ ...spec(1, { 'retention.ms': '120000' }), name: older }]);
+    const limited = { ...spec(1, { 'max.message.bytes': String(8 * 1024 * 1024) }), name: older, maxMessageBytes: 8 * 1024 * 1024 };
+    const result = await ensureTopics(brokers, [limited]);
+    expect(result.reconfigured).toEqual([older]);
+    const [described] = await describeTopics(brokers, [older]);
+    expect(described?.config['max.message.bytes']).toBe('8388608');
+    expect(described?.config['retention.ms']).toBe('120000');
   });
 });

@@ -22,6 +22,12 @@ export function createKafkaMetrics(registry: Registry): ConsumerMetrics & { prod
       labelNames: ['topic'],
       registers: [registry],
     }),
+    stuck: new Gauge({
+      name: 'headroom_consumer_stuck_partitions',
+      help: 'Partitions whose current record is being retried (handler or DLQ write failing), by consumer group.',
+      labelNames: ['group'],
+      registers: [registry],
+    }),
     produced: new Counter({
       name: 'headroom_kafka_records_produced_total',
       help: 'Records produced, by topic.',
