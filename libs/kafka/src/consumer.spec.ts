@@ -26,7 +26,7 @@ function message(tenant: string, offset: number, value: { n: number; pad?: strin
     timestamp: String(Date.now()),
     attributes: 0,
     size: 0,
-  } as KafkaMessage;
+  } as unknown as KafkaMessage;
 }
 
 /** A kafkajs consumer that records what it is asked and lets the test deliver batches and events. */
