@@ -1,12 +1,34 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { TenantKeyring } from '@headroom/crypto';
-import { RecordConsumer, type ConsumerMetrics, type KafkaClient, type RecordConsumerOptions, type RecordPublisher } from '@headroom/kafka';
+import {
+  RecordConsumer,
+  type ConsumerMetrics,
+  type KafkaClient,
+  type RecordConsumerOptions,
+  type RecordPublisher,
+  type StuckPartition,
+} from '@headroom/kafka';
 import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
 
-export type TenantConsumerOptions = Pick<RecordConsumerOptions, 'groupId' | 'contracts' | 'handle' | 'commitGate' | 'fromBeginning' | 'onRebalance'> & {
+export type TenantConsumerOptions = Pick<
+  RecordConsumerOptions,
+  'groupId' | 'contracts' | 'handle' | 'commitGate' | 'fromBeginning' | 'onRebalance' | 'maxHandlerAttempts'
+> & {
   /** Name of the readiness check (`/readyz`) that is true while this consumer runs. */
   readinessCheck: string;
+  /**
+   * Opt-in: also report not ready (check `<readinessCheck>_not_stuck`) while a partition has been
+   * stuck on one record for longer than this many ms (60_000 is a sensible value). Off by default:
+   * readiness is shared by the whole service — request paths gate on it (the exporters' Prometheus
+   * endpoints, ingest) and Kubernetes takes a not-ready pod out of its Service — so one tenant's
+   * stuck record would cut every tenant off, the very thing bounded retries prevent, and a restart
+   * would not help (readiness does not restart a pod). With `maxHandlerAttempts` a poison record
+   * leaves the partition within seconds; what stays stuck longer is systemic (DLQ unwritable, a
+   * tenant key missing), which `headroom_consumer_stuck_partitions` shows: alert on it being > 0
+   * for 1 minute. Enable this only in a service whose readiness gates nothing tenant-facing.
+   */
+  stuckReadinessMs?: number;
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,7 +48,7 @@ export class TenantTopicConsumer {
     private readonly deps: TenantConsumerDeps,
     private readonly opts: TenantConsumerOptions,
   ) {
-    const { readinessCheck: _check, ...consumerOpts } = opts;
+    const { readinessCheck: _check, stuckReadinessMs: _stuck, ...consumerOpts } = opts;
     this.consumer = new RecordConsumer(deps.kafka, {
       ...consumerOpts,
       service: deps.service,
@@ -46,9 +68,39 @@ export class TenantTopicConsumer {
     return this.consumer.backlog();
   }
 
-  /** Registers the readiness check and starts in the background (see the class comment). */
+  /** Back-pressure (e.g. too many unsaved windows): stop fetching and handling until `resume()`. */
+  pause(): void {
+    this.consumer.pause();
+  }
+
+  resume(): void {
+    this.consumer.resume();
+  }
+
+  isPaused(): boolean {
+    return this.consumer.isPaused();
+  }
+
+  /** No backlog, not paused, and the broker answered a fetch within `maxFetchAgeMs` (see RecordConsumer.caughtUp). */
+  caughtUp(maxFetchAgeMs?: number): boolean {
+    return this.consumer.caughtUp(maxFetchAgeMs);
+  }
+
+  /** Partitions held up by a record being retried, with since when. */
+  stuckPartitions(): StuckPartition[] {
+    return this.consumer.stuckPartitions();
+  }
+
+  /** Registers the readiness check(s) and starts in the background (see the class comment). */
   run(): void {
     this.deps.readiness.register(this.opts.readinessCheck, () => this.consumer.isRunning());
+    const stuckMs = this.opts.stuckReadinessMs;
+    if (stuckMs !== undefined) {
+      this.deps.readiness.register(`${this.opts.readinessCheck}_not_stuck`, () => {
+        const now = Date.now();
+        return this.consumer.stuckPartitions().every((p) => now - p.since <= stuckMs);
+      });
+    }
     this.starting = this.startWhenControlReady();
   }
 
