@@ -170,7 +170,7 @@ describe('collectors (process, real Kafka; control as a process)', () => {
     expect(Number(lastHeaders?.get('retry-after'))).toBeGreaterThanOrEqual(1);
     const tooBig = await post(many(11), { key: keys[L].ingest });
     expect(tooBig.status).toBe(429);
-    expect(tooBig.body.message).toMatch(/burst of 10/);
+    expect(tooBig.body.message).toMatch(/over the tenant limit burst=10/);
     await ingest(A, many(50)); // another tenant is not affected
     const records = await telemetry((rs) => rs.some((r) => r.headers[Headers.tenant] === L && open(directory, r).batchId === accepted));
     const limitedPoints = records.filter((r) => r.headers[Headers.tenant] === L).flatMap((r) => open(directory, r).points).filter((p) => p.name === name);

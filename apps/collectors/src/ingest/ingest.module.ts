@@ -3,23 +3,33 @@ import { TelemetryBatchMessage } from '@headroom/contracts';
 import type { RecordPublisher } from '@headroom/kafka';
 import { PUBLISHER } from '@headroom/tenancy';
 import type { CollectorsConfig } from '../config';
-import { IngestLimiter } from '../limits/ingest-limiter';
+import { LimitsModule } from '../limits/limits.module';
+import { DiscardCounters } from './discards';
+import { INGEST_EDGE_OPTIONS, IngestEdge } from './ingest-edge';
 import { IngestController } from './ingest.controller';
-import { IngestService, TELEMETRY_SINK, type TelemetrySink } from './ingest.service';
+import { DEPLOYMENT_LIMITS, IngestService, splitTelemetryBatch, TELEMETRY_SINK, type TelemetrySink } from './ingest.service';
 
 @Module({})
 export class IngestModule {
   static forRoot(config: CollectorsConfig): DynamicModule {
+    const deploymentLimits = {
+      ...(config.INGEST_RATE_PER_SECOND ? { ratePerSecond: config.INGEST_RATE_PER_SECOND } : {}),
+      ...(config.INGEST_BURST ? { burst: config.INGEST_BURST } : {}),
+    };
     return {
       module: IngestModule,
+      imports: [LimitsModule.forRoot(config)],
       controllers: [IngestController],
       providers: [
         IngestService,
-        { provide: IngestLimiter, useFactory: () => new IngestLimiter({ ratePerSecond: config.INGEST_RATE_PER_SECOND, burst: config.INGEST_BURST }) },
+        DiscardCounters,
+        IngestEdge,
+        { provide: INGEST_EDGE_OPTIONS, useValue: { maxBodyBytes: config.INGEST_MAX_BODY_BYTES } },
+        { provide: DEPLOYMENT_LIMITS, useValue: deploymentLimits },
         {
           provide: TELEMETRY_SINK,
           inject: [PUBLISHER],
-          useFactory: (publisher: RecordPublisher): TelemetrySink => ({ publish: (records) => publisher.publish(TelemetryBatchMessage, records) }),
+          useFactory: (publisher: RecordPublisher): TelemetrySink => ({ publish: (records) => publisher.publish(TelemetryBatchMessage, records, { split: splitTelemetryBatch }) }),
         },
       ],
     };

@@ -1,18 +1,58 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
-import { seriesKey, type IngestBatch, type MetricPoint, type PlatformEvent, type TelemetryBatch, type TelemetryBatchMessage } from '@headroom/contracts';
+import {
+  resolveTenantLimits,
+  seriesId,
+  seriesKey,
+  validateIngestBatch,
+  type IngestBatch,
+  type MetricPoint,
+  type PlatformEvent,
+  type PointIssue,
+  type TelemetryBatch,
+  type TelemetryBatchMessage,
+  type TenantLimits,
+} from '@headroom/contracts';
 import { recordKey, type OutgoingRecord } from '@headroom/kafka';
-import { METRICS } from '@headroom/runtime';
+import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
+import { ActiveSeriesCache, TenantAdmission } from '../limits/tenant-admission';
+import { IdempotencyStore } from '../limits/idempotency';
+import { DiscardCounters } from './discards';
 
 export const TELEMETRY_SINK = Symbol('TELEMETRY_SINK');
+export const DEPLOYMENT_LIMITS = Symbol('DEPLOYMENT_LIMITS');
 
 /** Where accepted batches go: the telemetry topic in production, an in-memory list in unit specs. */
 export interface TelemetrySink {
   publish(records: OutgoingRecord<typeof TelemetryBatchMessage>[]): Promise<void>;
 }
 
+export interface Accepted {
+  batchId: string;
+  accepted: { points: number; events: number };
+}
+
+/** Why a batch was refused, whole: nothing of it was published, counted as active, or spent from the rate. */
+export interface Refusal {
+  status: 400 | 409 | 429 | 503;
+  error: string;
+  message: string;
+  issues?: PointIssue[];
+  retryAfterSeconds?: number;
+}
+
+export type IngestOutcome = { ok: true; status: 202; body: Accepted; replayed: boolean } | { ok: false; refusal: Refusal };
+
+const raiseHint = (tenant: string) => `raise it per tenant via control: PATCH /v1/tenants/${tenant}/limits`;
+
+/**
+ * The ingest edge after authentication, for every way in (HTTP today; OTLP and remote_write decode
+ * to the same body): idempotency, validation with the tenant's limits and the edge's clock,
+ * the shared rate and active-series limits, then publishing. A batch is accepted whole (and
+ * durably published before the answer) or refused whole with every problem listed.
+ */
 @Injectable()
 export class IngestService {
   private readonly accepted: Counter<'tenant' | 'kind'>;
@@ -20,6 +60,12 @@ export class IngestService {
   constructor(
     @Inject(TELEMETRY_SINK) private readonly sink: TelemetrySink,
     @Inject(TenantDirectory) private readonly directory: TenantDirectory,
+    @Inject(TenantAdmission) private readonly admission: TenantAdmission,
+    @Inject(ActiveSeriesCache) private readonly seriesCache: ActiveSeriesCache,
+    @Inject(IdempotencyStore) private readonly idempotency: IdempotencyStore,
+    @Inject(DiscardCounters) private readonly discards: DiscardCounters,
+    @Inject(DEPLOYMENT_LIMITS) private readonly deploymentLimits: Partial<TenantLimits>,
+    @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS) metrics: Registry,
   ) {
     this.accepted = new Counter({
@@ -30,23 +76,140 @@ export class IngestService {
     });
   }
 
+  limitsOf(tenant: string): TenantLimits {
+    return resolveTenantLimits(this.directory.tenant(tenant)?.limits, this.deploymentLimits);
+  }
+
+  async submit(tenant: string, body: unknown, opts: { traceparent?: string; idempotencyKey?: string; source?: string } = {}): Promise<IngestOutcome> {
+    const key = opts.idempotencyKey;
+    if (key !== undefined) {
+      let claim;
+      try {
+        claim = await this.idempotency.claim(tenant, key);
+      } catch (err) {
+        return this.unavailable(tenant, err);
+      }
+      if (claim.state === 'done') return { ok: true, status: 202, body: claim.answer.body as Accepted, replayed: true };
+      if (claim.state === 'in_flight') {
+        this.discards.requests.inc({ tenant, reason: 'idempotency_conflict' });
+        return { ok: false, refusal: { status: 409, error: 'conflict', message: 'a request with this Idempotency-Key is still being processed; retry once it has been answered' } };
+      }
+    }
+    let outcome: IngestOutcome;
+    try {
+      outcome = await this.process(tenant, body, opts);
+    } catch (err) {
+      if (key !== undefined) await this.idempotency.release(tenant, key).catch(() => undefined);
+      throw err;
+    }
+    if (key !== undefined) {
+      if (outcome.ok) await this.idempotency.complete(tenant, key, { status: 202, body: outcome.body }).catch((err: Error) => this.logger.warn({ tenant, err: err.message }, 'idempotency answer not stored'));
+      else await this.idempotency.release(tenant, key).catch(() => undefined);
+    }
+    return outcome;
+  }
+
+  private async process(tenant: string, body: unknown, opts: { traceparent?: string; source?: string }): Promise<IngestOutcome> {
+    const limits = this.limitsOf(tenant);
+    const checked = validateIngestBatch(body, { limits, now: Date.now(), tenant });
+    if (!checked.ok) {
+      this.discards.discard(tenant, checked.discardedPoints, checked.discardedEvents);
+      const total = checked.issues.length + checked.omittedIssues;
+      return {
+        ok: false,
+        refusal: {
+          status: 400,
+          error: 'invalid_request',
+          message:
+            total > checked.issues.length
+              ? `${total} problems; the first ${checked.issues.length} are listed. The batch was refused whole: fix them and resend it`
+              : `${total} problem${total === 1 ? '' : 's'}; the batch was refused whole: fix ${total === 1 ? 'it' : 'them'} and resend it`,
+          issues: checked.issues,
+        },
+      };
+    }
+    const batch = checked.batch;
+    const cost = batch.points.length + batch.events.length;
+
+    // One seriesKey per point: the series limit and the shard key both use it.
+    const keys = batch.points.map((p) => seriesKey(p.name, p.labels));
+    const firstOf = new Map<string, MetricPoint>();
+    keys.forEach((k, i) => firstOf.has(k) || firstOf.set(k, batch.points[i]));
+    const unconfirmed = this.seriesCache.unconfirmed(tenant, firstOf.keys());
+    const ids = unconfirmed.map((k) => seriesId(firstOf.get(k)!.name, firstOf.get(k)!.labels));
+
+    let decision;
+    try {
+      decision = await this.admission.admit(tenant, cost, ids, limits);
+    } catch (err) {
+      return this.unavailable(tenant, err, batch);
+    }
+    if (!decision.admitted) {
+      const reason = decision.limit === 'series' ? 'per_user_series_limit' : 'rate_limited';
+      this.discards.discard(tenant, [[reason, batch.points.length]], [[reason, batch.events.length]]);
+      if (decision.limit === 'burst') {
+        return { ok: false, refusal: { status: 429, error: 'rate_limited', message: `a batch of ${cost} points and events is over the tenant limit burst=${limits.burst}: split it, or ${raiseHint(tenant)}` } };
+      }
+      if (decision.limit === 'rate') {
+        const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        return {
+          ok: false,
+          refusal: {
+            status: 429,
+            error: 'rate_limited',
+            message: `over the tenant limit ratePerSecond=${limits.ratePerSecond} (burst=${limits.burst}) points and events per second, across replicas; retry after ${retryAfterSeconds}s, or ${raiseHint(tenant)}`,
+            retryAfterSeconds,
+          },
+        };
+      }
+      return {
+        ok: false,
+        refusal: {
+          status: 429,
+          error: 'series_limit',
+          message: `this batch has ${decision.newSeries} new series; with ${decision.active} active it is over the tenant limit maxActiveSeries=${limits.maxActiveSeries} (a series is active for ${Math.round(this.admission.idleMs / 60_000)} min after its last point): ${raiseHint(tenant)}`,
+        },
+      };
+    }
+    this.seriesCache.confirm(tenant, unconfirmed);
+
+    let result;
+    try {
+      result = await this.publish(tenant, batch, keys, opts);
+    } catch (err) {
+      this.logger.error({ tenant, err: err instanceof Error ? err.message : String(err) }, 'telemetry publish failed; batch refused');
+      this.discards.discard(tenant, [['publish_failed', batch.points.length]], [['publish_failed', batch.events.length]]);
+      return { ok: false, refusal: { status: 503, error: 'unavailable', message: 'the telemetry topic did not acknowledge the batch; nothing was accepted, retry shortly', retryAfterSeconds: 5 } };
+    }
+    return { ok: true, status: 202, body: { batchId: result.batchId, accepted: { points: batch.points.length, events: batch.events.length } }, replayed: false };
+  }
+
+  /** Redis cannot answer: fail closed (never unlimited), with the samples counted. */
+  private unavailable(tenant: string, err: unknown, batch?: IngestBatch): IngestOutcome {
+    this.logger.warn({ tenant, err: err instanceof Error ? err.message : String(err) }, 'limits store unavailable; refusing');
+    if (batch) this.discards.discard(tenant, [['limits_unavailable', batch.points.length]], [['limits_unavailable', batch.events.length]]);
+    else this.discards.requests.inc({ tenant, reason: 'limits_unavailable' });
+    return { ok: false, refusal: { status: 503, error: 'limits_unavailable', message: 'the per-tenant limits store (Redis) is unavailable; nothing was accepted, retry shortly', retryAfterSeconds: 1 } };
+  }
+
   /**
    * Publishes one sealed record per batch (per shard for sharded tenants), after pseudonymising user
-   * ids with the tenant's key. Resolves only once Kafka has acknowledged, so a 202 means durable.
+   * ids with the tenant's key; records larger than the topic allows are split by the publisher.
+   * Resolves only once Kafka has acknowledged, so a 202 means durable.
    */
-  async accept(tenant: string, batch: IngestBatch, traceparent?: string): Promise<{ batchId: string; records: number }> {
+  private async publish(tenant: string, batch: IngestBatch, keys: string[], opts: { traceparent?: string; source?: string }): Promise<{ batchId: string; records: number }> {
     const batchId = randomUUID();
     const shards = this.directory.tenant(tenant)?.shards ?? 1;
     const events = batch.events.map((e) => this.pseudonymise(tenant, e));
     const groups = new Map<string, { points: MetricPoint[]; events: PlatformEvent[] }>();
     const group = (key: string) => groups.get(key) ?? groups.set(key, { points: [], events: [] }).get(key)!;
-    for (const p of batch.points) group(recordKey(tenant, shards, seriesKey(p.name, p.labels))).points.push(p);
+    batch.points.forEach((p, i) => group(recordKey(tenant, shards, keys[i])).points.push(p));
     if (events.length) group(recordKey(tenant, shards, 'events')).events.push(...events);
 
     const receivedAt = Date.now();
     const records = [...groups.entries()].map(([key, g]) => {
-      const value: TelemetryBatch = { batchId, source: 'http', receivedAt, points: g.points, events: g.events };
-      return { tenant, key, value, traceparent };
+      const value: TelemetryBatch = { batchId, source: opts.source ?? 'http', receivedAt, points: g.points, events: g.events };
+      return { tenant, key, value, traceparent: opts.traceparent };
     });
     await this.sink.publish(records);
     this.accepted.inc({ tenant, kind: 'point' }, batch.points.length);
@@ -60,4 +223,20 @@ export class IngestService {
     }
     return event;
   }
+}
+
+/**
+ * Halves a telemetry record that is too large for one Kafka record: points and events are shared
+ * out so both halves are non-empty and smaller, each item in exactly one half, order kept.
+ */
+export function splitTelemetryBatch(value: TelemetryBatch): [TelemetryBatch, TelemetryBatch] | undefined {
+  const p = value.points.length;
+  const e = value.events.length;
+  if (p + e < 2) return undefined;
+  const hp = Math.ceil(p / 2);
+  const he = Math.floor(e / 2);
+  return [
+    { ...value, points: value.points.slice(0, hp), events: value.events.slice(0, he) },
+    { ...value, points: value.points.slice(hp), events: value.events.slice(he) },
+  ];
 }

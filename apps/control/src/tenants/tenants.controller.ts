@@ -1,9 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UseGuards, Inject } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, UseGuards, Inject } from '@nestjs/common';
 import { TenantIdSchema } from '@headroom/contracts';
 import { parseBody } from '@headroom/runtime';
 import { z } from 'zod';
 import { AdminGuard } from './admin.guard';
-import { AlertConfigBodySchema, CreateApiKeyBodySchema, CreateTenantBodySchema } from './tenants.dto';
+import { AlertConfigBodySchema, CreateApiKeyBodySchema, CreateTenantBodySchema, LimitsPatchBodySchema } from './tenants.dto';
 import { TenantsService } from './tenants.service';
 
 const ACTOR = 'operator';
@@ -37,6 +37,12 @@ export class TenantsController {
   @Put(':tenant/alert-config')
   putAlertConfig(@Param('tenant') tenant: string, @Body() body: unknown) {
     return this.tenants.putAlertConfig(tenantParam(tenant), parseBody(AlertConfigBodySchema, body), ACTOR);
+  }
+
+  /** Overrides of the tenant's limits (docs/limits.md); every service applies them from the control topic, without restart. */
+  @Patch(':tenant/limits')
+  patchLimits(@Param('tenant') tenant: string, @Body() body: unknown) {
+    return this.tenants.patchLimits(tenantParam(tenant), parseBody(LimitsPatchBodySchema, body), ACTOR);
   }
 
   @Post(':tenant/data-keys/rotate')

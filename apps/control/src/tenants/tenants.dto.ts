@@ -24,3 +24,17 @@ export type CreateTenantBody = z.infer<typeof CreateTenantBodySchema>;
 
 export const CreateApiKeyBodySchema = z.object({ scopes: z.array(ApiKeyScopeSchema).min(1).default(['ingest']) }).strict();
 export type AlertConfigBody = z.infer<typeof AlertConfigBodySchema>;
+
+/**
+ * PATCH /v1/tenants/:id/limits: any limit of TenantLimitsSchema (its bounds apply), merged over the
+ * tenant's current overrides; `null` removes an override (back to the deployment default).
+ */
+export const LimitsPatchBodySchema = z
+  .object(
+    Object.fromEntries(Object.entries(TenantLimitsSchema.shape).map(([k, v]) => [k, v.unwrap().nullable().optional()])) as {
+      [K in keyof typeof TenantLimitsSchema.shape]: z.ZodOptional<z.ZodNullable<ReturnType<(typeof TenantLimitsSchema.shape)[K]['unwrap']>>>;
+    },
+  )
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, { message: 'name at least one limit (see docs/limits.md)', path: [] });
+export type LimitsPatchBody = z.infer<typeof LimitsPatchBodySchema>;

@@ -7,12 +7,15 @@ import {
   type ApiKeyScope,
   type AuditEvent,
   type ControlRecord,
+  resolveTenantLimits,
+  TenantLimitsSchema,
+  type TenantLimitOverrides,
 } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey } from '@headroom/crypto';
 import type { RecordPublisher } from '@headroom/kafka';
 import { generateApiKey, PUBLISHER } from '@headroom/tenancy';
 import { inTransaction, PG_POOL } from '@headroom/database';
-import type { AlertConfigBody, CreateTenantBody } from './tenants.dto';
+import type { AlertConfigBody, CreateTenantBody, LimitsPatchBody } from './tenants.dto';
 
 export const CONTROL_KEK = Symbol('CONTROL_KEK');
 
@@ -155,6 +158,38 @@ export class TenantsService {
       const record = await this.writeAlertConfig(db, tenant, body, new Date());
       await this.publish([record], { action: 'alert_config.update', actor, tenant, target: tenant });
       return record;
+    });
+  }
+
+  /**
+   * Merges `patch` over the tenant's limit overrides (null removes one), stores them and republishes
+   * the tenant record: collectors and analytics read limits from the record per request/batch.
+   */
+  async patchLimits(tenant: string, patch: LimitsPatchBody, actor: string) {
+    return this.tx(async (db) => {
+      const { rows } = await db.query('select id, display_name, locale, shards, status, created_at, limits from control.tenants where id = $1 for update', [tenant]);
+      if (!rows.length) throw new NotFoundException({ error: 'not_found', message: `no tenant ${tenant}` });
+      const t = rows[0];
+      const merged: Record<string, number> = { ...((t.limits as TenantLimitOverrides | null) ?? {}) } as Record<string, number>;
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === null) delete merged[k];
+        else if (v !== undefined) merged[k] = v;
+      }
+      const limits = TenantLimitsSchema.parse(merged);
+      await db.query('update control.tenants set limits = $2 where id = $1', [tenant, Object.keys(limits).length ? JSON.stringify(limits) : null]);
+      const record: ControlRecord = {
+        kind: 'tenant',
+        tenant,
+        displayName: t.display_name,
+        status: t.status,
+        shards: t.shards,
+        locale: t.locale,
+        ...(Object.keys(limits).length ? { limits } : {}),
+        createdAt: new Date(t.created_at).toISOString(),
+      };
+      await this.publish([record], { action: 'tenant_limits.update', actor, tenant, target: tenant });
+      // The overrides, and what applies with this deployment's built-in defaults (collectors may add its own).
+      return { tenant, overrides: limits, effective: resolveTenantLimits(limits) };
     });
   }
 

@@ -1,0 +1,70 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { READINESS, type Readiness } from '@headroom/runtime';
+import { bearerToken, TenantDirectory, type Principal } from '@headroom/tenancy';
+import { DiscardCounters } from './discards';
+
+export const INGEST_EDGE_OPTIONS = Symbol('INGEST_EDGE_OPTIONS');
+export interface IngestEdgeOptions {
+  maxBodyBytes: number;
+}
+
+const principals = new WeakMap<IncomingMessage, Principal>();
+
+/** The principal the edge authenticated for this request (set before its body was read). */
+export function principalOf(request: FastifyRequest): Principal | undefined {
+  return principals.get(request.raw);
+}
+
+/**
+ * The ingest edge before the body: a Fastify onRequest hook, which runs before any byte of the body
+ * is read or parsed. An unready service, a missing or wrong API key and a declared body over the
+ * limit are answered here, with the connection closed so the unread body is never received. A
+ * body without Content-Length is cut off by Fastify's bodyLimit (same limit, 413) while streaming.
+ */
+@Injectable()
+export class IngestEdge implements OnModuleInit {
+  constructor(
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    @Inject(TenantDirectory) private readonly directory: TenantDirectory,
+    @Inject(READINESS) private readonly readiness: Readiness,
+    @Inject(DiscardCounters) private readonly counters: DiscardCounters,
+    @Inject(INGEST_EDGE_OPTIONS) private readonly options: IngestEdgeOptions,
+  ) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    fastify.addHook('onRequest', async (request, reply) => {
+      if (!request.url.startsWith('/v1/ingest/')) return;
+      await this.beforeBody(request, reply);
+    });
+  }
+
+  private async beforeBody(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const refuse = (status: number, tenant: string, body: { error: string; message: string }, retryAfterSeconds?: number) => {
+      this.counters.requests.inc({ tenant, reason: body.error });
+      if (retryAfterSeconds) void reply.header('retry-after', String(retryAfterSeconds));
+      return reply.code(status).header('connection', 'close').send(body);
+    };
+    if (!(await this.readiness.isReady())) {
+      await refuse(503, 'unknown', { error: 'not_ready', message: 'tenants are still loading or a dependency is down; retry shortly' }, 1);
+      return;
+    }
+    const principal = this.directory.authenticate(bearerToken(request.headers.authorization), 'ingest');
+    if (!principal) {
+      await refuse(401, 'unknown', { error: 'unauthorized', message: 'a valid ingest API key is required (Authorization: Bearer hr_...)' });
+      return;
+    }
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.options.maxBodyBytes) {
+      await refuse(413, principal.tenant, {
+        error: 'payload_too_large',
+        message: `the body is ${declared} bytes, over the ingest limit of ${this.options.maxBodyBytes} bytes (INGEST_MAX_BODY_BYTES, below one Kafka record): split the batch`,
+      });
+      return;
+    }
+    principals.set(request.raw, principal);
+  }
+}
