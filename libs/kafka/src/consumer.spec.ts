@@ -263,7 +263,7 @@ describe('RecordConsumer: pause and resume', () => {
 describe('RecordConsumer: caughtUp', () => {
   it('is true only with no backlog, a recent fetch answer fully handled, and not paused', async () => {
     let t = 10_000;
-    const { consumer, emit, deliver } = setup(async () => undefined, { now: () => t });
+    const { consumer, emit, deliver, join } = setup(async () => undefined, { now: () => t });
     expect(consumer.caughtUp()).toBe(false); // not running
     await consumer.start();
     expect(consumer.caughtUp()).toBe(false); // no answer from the broker yet
@@ -282,6 +282,18 @@ describe('RecordConsumer: caughtUp', () => {
     consumer.pause();
     expect(consumer.caughtUp()).toBe(false);
     consumer.resume();
+    expect(consumer.caughtUp()).toBe(true);
+    // An answer from a broker whose fetcher kafkajs then dropped blocks until a rejoin, or 10 s at most.
+    emit('consumer.fetch', { nodeId: 2 });
+    expect(consumer.caughtUp()).toBe(false);
+    join([0, 1]);
+    expect(consumer.caughtUp()).toBe(true);
+    emit('consumer.fetch', { nodeId: 2 });
+    emit('consumer.fetch', { nodeId: 1 });
+    t += 10_500;
+    emit('consumer.fetch_start', { nodeId: 1 });
+    emit('consumer.fetch', { nodeId: 1 });
+    emit('consumer.fetch_start', { nodeId: 1 });
     expect(consumer.caughtUp()).toBe(true);
     // A batch that leaves records behind (here: high watermark ahead of what it carried) is backlog.
     await deliver(0, [message('label-a', 0, { n: 1 })], '5');

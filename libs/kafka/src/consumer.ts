@@ -43,6 +43,7 @@ export interface StuckPartition {
 }
 
 export const DEFAULT_MAX_HANDLER_ATTEMPTS = 8;
+const FETCH_IN_HAND_EXPIRY_MS = 10_000;
 
 export interface RecordConsumerOptions {
   service: string;
@@ -125,7 +126,7 @@ export class RecordConsumer {
   private paused = false;
   /** When the broker last answered a fetch, and which brokers' answers are still being handled. */
   private lastFetchAt: number | undefined;
-  private readonly fetchesInHand = new Set<number>();
+  private readonly fetchesInHand = new Map<number, number>();
 
   constructor(
     kafka: Kafka,
@@ -163,12 +164,14 @@ export class RecordConsumer {
     this.consumer.on(this.consumer.events.FETCH, (event) => {
       // The fetcher hands this answer's batches to the handlers and fetches again only once they are
       // done: until that next FETCH_START, records of this answer may still be waiting.
-      this.fetchesInHand.add(event.payload.nodeId);
       this.lastFetchAt = this.now();
+      this.fetchesInHand.set(event.payload.nodeId, this.lastFetchAt);
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       // A consumer restarted by kafkajs after a crash has a fresh pause state: pause again before it fetches.
       if (this.paused) this.applyPause(true);
+      // Fetchers are rebuilt after a join: what they held was dropped (and is fetched again).
+      this.fetchesInHand.clear();
       const assigned = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
       const owned = new Set(assigned.map((a) => `${a.topic}:${a.partition}`));
       // Never commit for a partition that moved away: its new owner's progress must not be rewound.
@@ -273,8 +276,15 @@ export class RecordConsumer {
    * "no more records".
    */
   caughtUp(maxFetchAgeMs = 1_000): boolean {
-    if (this.paused || !this.running || this.backlog() !== 0 || this.fetchesInHand.size > 0) return false;
-    return this.lastFetchAt !== undefined && this.now() - this.lastFetchAt <= maxFetchAgeMs;
+    if (this.paused || !this.running || this.backlog() !== 0) return false;
+    const now = this.now();
+    // A batch being handled already counts as backlog; this covers the ones still queued for a worker.
+    // A fetcher that kafkajs dropped (its broker leads nothing now) never starts again: forget it.
+    for (const [node, at] of this.fetchesInHand) {
+      if (now - at > FETCH_IN_HAND_EXPIRY_MS) this.fetchesInHand.delete(node);
+      else return false;
+    }
+    return this.lastFetchAt !== undefined && now - this.lastFetchAt <= maxFetchAgeMs;
   }
 
   /** Partitions held up by a record being retried, with since when and how many failures so far. */
