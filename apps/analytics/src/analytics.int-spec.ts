@@ -26,6 +26,7 @@ import {
   type ControlRecord,
   type DlqRecord,
   type MetricPoint,
+  type TenantLimitOverrides,
 } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { CODEC_SEALED, createKafkaClient, decodeRecord, newTraceparent, produceRawRecords, readRawRecords, RecordPublisher, tenantOfKey, type RawRecord } from '@headroom/kafka';
@@ -133,12 +134,12 @@ async function started(p: AnalyticsProcess): Promise<AnalyticsProcess> {
   return p;
 }
 
-async function makeTenant(tenant: string): Promise<void> {
+async function makeTenant(tenant: string, limits?: TenantLimitOverrides): Promise<void> {
   const at = new Date().toISOString();
   const wrapped = createWrappedKey(kek, tenant, 'data', 1);
   keyring.add(wrapped);
   const records: ControlRecord[] = [
-    { kind: 'tenant', tenant, displayName: tenant, status: 'active', shards: 1, locale: 'en', createdAt: at },
+    { kind: 'tenant', tenant, displayName: tenant, status: 'active', shards: 1, locale: 'en', createdAt: at, ...(limits ? { limits } : {}) },
     { kind: 'data_key', ...wrapped, state: 'active' },
   ];
   await controlPublisher.publish(ControlRecordMessage, records.map((r) => ({ key: controlKey(r), value: r })));
@@ -158,10 +159,10 @@ async function send(tenant: string, points: MetricPoint[]): Promise<void> {
 const latency = (value: number, timestamp: number): MetricPoint => ({ name: 'api_latency_ms', labels: { route: '/play' }, value, timestamp, unit: 'ms' });
 const depth = (value: number, timestamp: number): MetricPoint => ({ name: 'queue_depth', labels: {}, value, timestamp });
 
-/** Nearest rank, written independently of the aggregator: the ceil(q·n)-th smallest value. */
-function nearestRank(values: number[], q: number): number {
+/** The exact q-quantile as DDSketch defines it (rank q·(n−1) of the sorted values), written independently. */
+function exactQuantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1];
+  return sorted[Math.floor(q * (sorted.length - 1))];
 }
 
 interface Expected {
@@ -194,30 +195,46 @@ function expected(points: MetricPoint[]): Expected[] {
         sum: v.reduce((a, b) => a + b, 0),
         min: Math.min(...v),
         max: Math.max(...v),
-        p50: nearestRank(v, 0.5),
-        p95: nearestRank(v, 0.95),
-        p99: nearestRank(v, 0.99),
+        p50: exactQuantile(v, 0.5),
+        p95: exactQuantile(v, 0.95),
+        p99: exactQuantile(v, 0.99),
       };
     })
     .sort(byWindow);
 }
 
-function byWindow(a: { name: string; windowStart: number }, b: { name: string; windowStart: number }): number {
-  return a.name.localeCompare(b.name) || a.windowStart - b.windowStart;
+function byWindow(a: { name: string; windowStart: number; labels?: Record<string, string> }, b: { name: string; windowStart: number; labels?: Record<string, string> }): number {
+  return a.name.localeCompare(b.name) || JSON.stringify(a.labels ?? {}).localeCompare(JSON.stringify(b.labels ?? {})) || a.windowStart - b.windowStart;
 }
 
-async function rows(tenant: string): Promise<Expected[]> {
-  const { rows: rs } = await pool.query<Expected>(
-    `select name, labels, window_start::float8 as "windowStart", count::int as count, sum, min, max, p50, p95, p99
-       from analytics.aggregates where tenant = $1 order by name, window_start`,
+/**
+ * Stored or published windows against the expected ones: the same windows, count, min and max
+ * exact, sum exact up to float rounding, quantiles within the sketch's 1% relative error.
+ */
+function expectWindows(got: Expected[], want: Expected[]): void {
+  const key = (w: Expected) => `${w.name}|${JSON.stringify(w.labels)}|${w.windowStart}`;
+  expect(got.map(key)).toEqual(want.map(key));
+  got.forEach((g, i) => {
+    const w = want[i];
+    expect({ count: g.count, min: g.min, max: g.max }).toEqual({ count: w.count, min: w.min, max: w.max });
+    expect(Math.abs(g.sum - w.sum)).toBeLessThanOrEqual(Math.abs(w.sum) * 1e-12);
+    for (const q of ['p50', 'p95', 'p99'] as const) expect(Math.abs(g[q] - w[q])).toBeLessThanOrEqual(Math.abs(w[q]) * 0.01);
+  });
+}
+
+async function rows(tenant: string): Promise<(Expected & { revision: number })[]> {
+  const { rows: rs } = await pool.query<Expected & { revision: number }>(
+    `select name, labels, window_start::float8 as "windowStart", count::int as count, sum, min, max, p50, p95, p99, revision
+       from analytics.windows_10s where tenant = $1 order by name, window_start`,
     [tenant],
   );
   return rs.sort(byWindow);
 }
 
+/** The tenant's progress: the furthest any of its streams (partitions) has closed. */
 async function progress(tenant: string): Promise<number | undefined> {
-  const { rows: rs } = await pool.query<{ until: number }>('select closed_until::float8 as until from analytics.tenant_progress where tenant = $1', [tenant]);
-  return rs[0]?.until;
+  const { rows: rs } = await pool.query<{ until: number | null }>('select max(closed_until)::float8 as until from analytics.progress where tenant = $1', [tenant]);
+  return rs[0]?.until ?? undefined;
 }
 
 /** Everything on a topic now: reads until every partition's current end has been seen. */
@@ -280,7 +297,7 @@ const B = uniqueId('an-b');
 const pointsOf: Record<string, MetricPoint[]> = {};
 
 describe('analytics (process, real servers)', () => {
-  it('windows two tenants exactly (count, sum, min, max, nearest-rank quantiles), each under its own key, and exits 0 on SIGTERM', async () => {
+  it('windows two tenants exactly (count, sum, min, max; quantiles within 1%), each under its own key, and exits 0 on SIGTERM', async () => {
     await makeTenant(A);
     await makeTenant(B);
     pointsOf[A] = [
@@ -303,10 +320,10 @@ describe('analytics (process, real servers)', () => {
     const wantA = expected(pointsOf[A]);
     const wantB = expected(pointsOf[B]);
     expect(wantA).toHaveLength(3);
-    expect(wantA.find((w) => w.name === 'api_latency_ms' && w.windowStart === t0)).toMatchObject({ count: 20, sum: 210, min: 1, max: 20, p50: 10, p95: 19, p99: 20 });
+    expect(wantA.find((w) => w.name === 'api_latency_ms' && w.windowStart === t0)).toMatchObject({ count: 20, sum: 210, min: 1, max: 20, p50: 10, p95: 19, p99: 19 });
     await expectEventually(async () => {
-      expect(await rows(A)).toEqual(wantA);
-      expect(await rows(B)).toEqual(wantB);
+      expectWindows(await rows(A), wantA);
+      expectWindows(await rows(B), wantB);
     }, { timeoutMs: 45_000, intervalMs: 500 });
     expect(await progress(A)).toBeGreaterThanOrEqual(t0 + 2 * WINDOW_MS);
 
@@ -324,7 +341,8 @@ describe('analytics (process, real servers)', () => {
       }
       // At least once: a window may be published again, but always with the same figures.
       const asRows = windows.map(({ series, windowStart, count, sum, min, max, p50, p95, p99 }) => ({ name: series.name, labels: series.labels, windowStart, count, sum, min, max, p50, p95, p99 }));
-      expect([...new Map(asRows.map((w) => [JSON.stringify(w), w])).values()].sort(byWindow)).toEqual(want);
+      expectWindows([...new Map(asRows.map((w) => [JSON.stringify(w), w])).values()].sort(byWindow), want);
+      for (const w of windows) expect(w.sketch).toEqual(expect.any(String));
     }
     // B's aggregate records are not readable as A's (the AAD binds the tenant).
     const bRecord = (await publishedWindows(B)).records[0];
@@ -360,7 +378,7 @@ describe('analytics (process, real servers)', () => {
     const second = await started(analytics('crash-2', 5221, { ANALYTICS_GROUP_ID: group }));
     const want = expected(values.map((v, i) => latency(v, start + i)));
     expect(want).toEqual([expect.objectContaining({ count: 200, sum: values.reduce((a, b) => a + b, 0) })]);
-    await expectEventually(async () => expect(await rows(C)).toEqual(want), { timeoutMs: 60_000, intervalMs: 500 });
+    await expectEventually(async () => expectWindows(await rows(C), want), { timeoutMs: 60_000, intervalMs: 500 });
     // Nothing partial was ever published either.
     const { windows } = await publishedWindows(C);
     expect(windows.length).toBeGreaterThanOrEqual(1);
@@ -377,7 +395,7 @@ describe('analytics (process, real servers)', () => {
       expect(await p.stop()).toBe(0);
     }, 60_000);
 
-    it('replays the topic from the beginning under a fresh group without changing a row or moving progress back; drops late points', async () => {
+    it('replays the topic from the beginning under a fresh group without changing a row or moving progress back; merges genuinely late points as a revision', async () => {
       const before = { A: await rows(A), B: await rows(B), progressA: await progress(A), progressB: await progress(B) };
       expect(before.A.length).toBeGreaterThan(0);
       // Every point sent so far (A, B and the crash test's C) is now late: their windows are closed for good.
@@ -389,11 +407,21 @@ describe('analytics (process, real servers)', () => {
       expect(await progress(A)).toBeGreaterThanOrEqual(before.progressA!);
       expect(await progress(B)).toBeGreaterThanOrEqual(before.progressB!);
 
-      // New points for A's closed first window: counted as late, dropped.
+      // New points for A's closed first window (within the tenant's maxSampleAgeMs): merged into the
+      // stored window as revision 1, and the revision is published whole.
       const late = await p.metric('headroom_analytics_points_total', { outcome: 'late' });
       await send(A, [latency(99_999, t0 + 50), latency(-5, t0 + 51)]);
       await expectEventually(async () => expect(await p.metric('headroom_analytics_points_total', { outcome: 'late' })).toBe(late + 2), { timeoutMs: 30_000 });
-      expect(await rows(A)).toEqual(before.A);
+      pointsOf[A].push(latency(99_999, t0 + 50), latency(-5, t0 + 51));
+      await expectEventually(async () => expectWindows(await rows(A), expected(pointsOf[A])), { timeoutMs: 30_000 });
+      const revised = (await rows(A)).find((w) => w.name === 'api_latency_ms' && w.windowStart === t0)!;
+      expect(revised).toMatchObject({ count: 22, min: -5, max: 99_999, revision: 1 });
+      const republished = await expectEventually(async () => {
+        const found = (await publishedWindows(A)).windows.filter((w) => w.windowStart === t0 && w.series.name === 'api_latency_ms' && w.revision === 1);
+        expect(found.length).toBeGreaterThanOrEqual(1);
+        return found;
+      }, { timeoutMs: 30_000 });
+      expect(republished[0]).toMatchObject({ count: 22, min: -5, max: 99_999 });
     }, 120_000);
 
     it('sends a sealed record that violates the schema to the DLQ with the field path, and still processes what follows it', async () => {
@@ -429,7 +457,7 @@ describe('analytics (process, real servers)', () => {
       expect(entry).toMatchObject({ service: 'analytics', code: 'schema', source: { topic: Topics.telemetry.name, key: D } });
       expect(entry.reason).toContain('points.1.value');
       expect(Buffer.from(entry.value!, 'base64')).toEqual(sealed.ciphertext);
-      await expectEventually(async () => expect(await rows(D)).toEqual(expected(good)), { timeoutMs: 45_000, intervalMs: 500 });
+      await expectEventually(async () => expectWindows(await rows(D), expected(good)), { timeoutMs: 45_000, intervalMs: 500 });
     }, 120_000);
 
     it("deletes an erased tenant's windows and skips its later records without a DLQ entry", async () => {
@@ -467,10 +495,11 @@ describe('analytics (process, real servers)', () => {
 
   it('publishes an anomaly signal, sealed for its tenant, when a window p95 breaks from its series history', async () => {
     const G = uniqueId('an-g');
-    await makeTenant(G);
+    // Its history starts 70 min back: older than the default maxSampleAgeMs (1 h), so raised for it.
+    await makeTenant(G, { maxSampleAgeMs: 3 * 3600_000 });
     const p = await started(analytics('signals', 5226));
-    // 400 quiet windows two hours back, then one spike; windows close by event time and idleness.
-    const base = Math.floor((Date.now() - 2 * 3600_000) / WINDOW_MS) * WINDOW_MS;
+    // 400 quiet windows 70 minutes back, then one spike; windows close by event time and idleness.
+    const base = Math.floor((Date.now() - 70 * 60_000) / WINDOW_MS) * WINDOW_MS;
     let seed = 11;
     const noise = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 10;
     const points = Array.from({ length: 400 }, (_, i) => latency(120 + noise(), base + i * WINDOW_MS + 1));

@@ -1,4 +1,4 @@
-import { decodeSketch, DEFAULT_TENANT_LIMITS, type MetricPoint } from '@headroom/contracts';
+import { DEFAULT_TENANT_LIMITS, WindowSketch, type MetricPoint } from '@headroom/contracts';
 import { WindowAggregator } from './window-aggregator';
 import { eventToPoints } from './event-metrics';
 
@@ -44,8 +44,9 @@ describe('WindowAggregator', () => {
       expect(Math.abs(got - want) / want).toBeLessThanOrEqual(0.01);
     }
     // The published sketch decodes to the same quantiles.
-    const sketch = decodeSketch(w.sketch!, w);
+    const sketch = WindowSketch.fromProto(w.sketch!, w);
     expect(sketch.count).toBe(5000);
+    expect(sketch.quantiles([0.5, 0.95, 0.99])).toEqual([w.p50, w.p95, w.p99]);
   });
 
   it('keeps tenants and series apart, and one series whatever the order of its labels', () => {

@@ -1,5 +1,4 @@
-import type { DDSketch } from '@datadog/sketches-js';
-import { encodeSketch, newSketch, seriesId, sketchQuantile, type AggregateWindow, type Labels, type MetricPoint } from '@headroom/contracts';
+import { seriesId, WindowSketch, type AggregateWindow, type Labels, type MetricPoint } from '@headroom/contracts';
 
 /** Where a point came from: the telemetry partition and the offset of its record. */
 export interface PointSource {
@@ -13,7 +12,7 @@ export interface ClosedWindow {
   partition: number;
   window: AggregateWindow;
   /** Kept for merging late points into it before it is saved. */
-  sketch: DDSketch;
+  sketch: WindowSketch;
   firstOffset: number;
   lastOffset: number;
 }
@@ -53,11 +52,8 @@ export interface StreamLimits {
 
 interface OpenWindow {
   start: number;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  sketch: DDSketch;
+  /** Count, sum, min, max (exact) and the quantile bins. */
+  sketch: WindowSketch;
   firstOffset: number;
   lastOffset: number;
 }
@@ -89,7 +85,7 @@ const streamKey = (tenant: string, partition: number) => `${tenant}\u0000${parti
 const windowKey = (tenant: string, id: string, start: number) => `${tenant}\u0000${id}\u0000${start}`;
 
 /**
- * Tumbling windows per tenant, partition and series, with count, sum, min, max and a DDSketch.
+ * Tumbling windows per tenant, partition and series, with count, sum, min, max and a DDSketch (WindowSketch).
  * A stream's windows close when its event-time watermark passes their end plus the allowed
  * lateness, or by the clock once the stream goes quiet (and nothing is queued behind), or early
  * when the stream holds more open windows than its budget. Closing early is always safe: points
@@ -141,17 +137,12 @@ export class WindowAggregator {
     }
     let w = series.open.get(start);
     if (!w) {
-      w = { start, count: 0, sum: 0, min: Infinity, max: -Infinity, sketch: newSketch(), firstOffset: source.offset, lastOffset: source.offset };
+      w = { start, sketch: new WindowSketch(), firstOffset: source.offset, lastOffset: source.offset };
       series.open.set(start, w);
       stream.openWindows++;
       this.openTotal++;
     }
-    const v = point.value;
-    w.count++;
-    w.sum += v;
-    if (v < w.min) w.min = v;
-    if (v > w.max) w.max = v;
-    w.sketch.accept(v);
+    w.sketch.accept(point.value);
     w.lastOffset = source.offset;
     return 'windowed';
   }
@@ -234,7 +225,7 @@ export class WindowAggregator {
       sketch: w.sketch,
       firstOffset: w.firstOffset,
       lastOffset: w.lastOffset,
-      window: summarise(series, w, this.opts.windowMs),
+      window: summarise(series, w.start, w.sketch, this.opts.windowMs),
     };
   }
 
@@ -276,15 +267,27 @@ export class WindowAggregator {
       this.openTotal -= s.openWindows;
     }
     for (const [key, c] of this.pending) if (!owned.has(c.partition)) this.pending.delete(key);
-    for (const [key, l] of this.late) if (!owned.has(l.partition)) (this.late.delete(key), (this.latePointCount -= l.values.length));
+    for (const [key, l] of this.late) {
+      if (owned.has(l.partition)) continue;
+      this.late.delete(key);
+      this.latePointCount -= l.values.length;
+    }
     for (const l of this.pendingLate) if (!owned.has(l.partition)) this.pendingLate.delete(l);
   }
 
   /** Erasure: the tenant's streams and everything they hold are dropped. */
   forgetTenant(tenant: string): void {
-    for (const [key, s] of this.streams) if (s.tenant === tenant) (this.streams.delete(key), (this.openTotal -= s.openWindows));
+    for (const [key, s] of this.streams) {
+      if (s.tenant !== tenant) continue;
+      this.streams.delete(key);
+      this.openTotal -= s.openWindows;
+    }
     for (const [key, c] of this.pending) if (c.tenant === tenant) this.pending.delete(key);
-    for (const [key, l] of this.late) if (l.tenant === tenant) (this.late.delete(key), (this.latePointCount -= l.values.length));
+    for (const [key, l] of this.late) {
+      if (l.tenant !== tenant) continue;
+      this.late.delete(key);
+      this.latePointCount -= l.values.length;
+    }
     for (const l of this.pendingLate) if (l.tenant === tenant) this.pendingLate.delete(l);
   }
 
@@ -320,22 +323,23 @@ export class WindowAggregator {
   }
 }
 
-/** The published form of a window: exact count, sum, min, max; quantiles from its sketch. */
-export function summarise(series: { id: string; name: string; labels: Labels; unit?: string }, w: { start: number; count: number; sum: number; min: number; max: number; sketch: DDSketch }, windowMs: number, revision = 0): AggregateWindow {
+/** The published form of a window: exact count, sum, min, max; quantiles and bins from its sketch. */
+export function summarise(series: { id: string; name: string; labels: Labels; unit?: string }, start: number, sketch: WindowSketch, windowMs: number, revision = 0): AggregateWindow {
+  const [p50, p95, p99] = sketch.quantiles([0.5, 0.95, 0.99]);
   return {
     series: { name: series.name, labels: series.labels },
     seriesId: series.id,
-    windowStart: w.start,
+    windowStart: start,
     windowMs,
-    count: w.count,
-    sum: w.sum,
-    min: w.min,
-    max: w.max,
-    p50: sketchQuantile(w.sketch, 0.5),
-    p95: sketchQuantile(w.sketch, 0.95),
-    p99: sketchQuantile(w.sketch, 0.99),
+    count: sketch.count,
+    sum: sketch.sum,
+    min: sketch.min,
+    max: sketch.max,
+    p50,
+    p95,
+    p99,
     ...(series.unit ? { unit: series.unit } : {}),
-    sketch: encodeSketch(w.sketch),
+    sketch: sketch.toBase64(),
     revision,
   };
 }

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { decodeSketch, mergeSketch, newSketch, sketchBytes, type AggregateWindow } from '@headroom/contracts';
+import { WindowSketch, type AggregateWindow } from '@headroom/contracts';
 import { inTransaction, migrateSchema } from '@headroom/database';
 import { summarise, type ClosedWindow, type LatePoints } from './window-aggregator';
 
@@ -153,9 +153,7 @@ export class WindowsRepository {
     for (const l of late) {
       const row = stored.get(key3(l.tenant, l.seriesId, l.windowStart));
       const held = row && row.src_partition === l.partition && row.last_offset !== null ? Number(row.last_offset) : -1;
-      const base = row
-        ? { count: Number(row.count), sum: row.sum, min: row.min, max: row.max, sketch: decodeSketch(row.sketch, row) }
-        : { count: 0, sum: 0, min: Infinity, max: -Infinity, sketch: newSketch() };
+      const base = row ? WindowSketch.fromProto(row.sketch, row) : new WindowSketch();
       let lastOffset = held;
       let added = 0;
       for (let i = 0; i < l.values.length; i++) {
@@ -163,19 +161,14 @@ export class WindowsRepository {
           skipped++;
           continue;
         }
-        const v = l.values[i];
-        base.count++;
-        base.sum += v;
-        if (v < base.min) base.min = v;
-        if (v > base.max) base.max = v;
-        base.sketch.accept(v);
+        base.accept(l.values[i]);
         if (l.offsets[i] > lastOffset) lastOffset = l.offsets[i];
         added++;
       }
       if (added === 0) continue;
       const series = { id: l.seriesId, name: row?.name ?? l.name, labels: row?.labels ?? l.labels, unit: row?.unit ?? l.unit };
-      const window = summarise(series, { start: l.windowStart, ...base }, windowMs, row ? row.revision + 1 : 0);
-      writes.push({ tenant: l.tenant, partition: l.partition, window, sketch: sketchBytes(base.sketch), lastOffset });
+      const window = summarise(series, l.windowStart, base, windowMs, row ? row.revision + 1 : 0);
+      writes.push({ tenant: l.tenant, partition: l.partition, window, sketch: Buffer.from(window.sketch!, 'base64'), lastOffset });
     }
     return { writes, skipped };
   }
@@ -284,25 +277,18 @@ export class WindowsRepository {
           [keys.map((k) => k.tenant), keys.map((k) => k.series_id), keys.map((k) => Number(k.window_start)), coarse.windowMs],
         );
         const merged = new Map<string, { tenant: string; window: AggregateWindow; sketch: Buffer }>();
-        const acc = new Map<string, { row: StoredRow; count: number; sum: number; min: number; max: number; sketch: ReturnType<typeof newSketch> }>();
+        const acc = new Map<string, { row: StoredRow & { bucket: string }; sketch: WindowSketch }>();
         for (const r of rows) {
           const k = key3(r.tenant, r.series_id, Number(r.bucket));
-          const s = decodeSketch(r.sketch, r);
+          const s = WindowSketch.fromProto(r.sketch, r);
           const a = acc.get(k);
-          if (!a) acc.set(k, { row: r, count: Number(r.count), sum: r.sum, min: r.min, max: r.max, sketch: s });
-          else {
-            a.count += Number(r.count);
-            a.sum += r.sum;
-            a.min = Math.min(a.min, r.min);
-            a.max = Math.max(a.max, r.max);
-            mergeSketch(a.sketch, s);
-          }
+          if (!a) acc.set(k, { row: r, sketch: s });
+          else a.sketch.merge(s);
         }
         for (const [k, a] of acc) {
-          const start = Number((a.row as StoredRow & { bucket: string }).bucket);
           const series = { id: a.row.series_id, name: a.row.name, labels: a.row.labels, unit: a.row.unit ?? undefined };
-          const window = summarise(series, { start, count: a.count, sum: a.sum, min: a.min, max: a.max, sketch: a.sketch }, coarse.windowMs);
-          merged.set(k, { tenant: a.row.tenant, window, sketch: sketchBytes(a.sketch) });
+          const window = summarise(series, Number(a.row.bucket), a.sketch, coarse.windowMs);
+          merged.set(k, { tenant: a.row.tenant, window, sketch: Buffer.from(window.sketch!, 'base64') });
         }
         const out = [...merged.values()];
         if (out.length === 0) continue;
@@ -400,5 +386,5 @@ export class WindowsRepository {
 
 /** The published + stored form of a window closed in memory. */
 export function writeOf(c: ClosedWindow): WindowWrite {
-  return { tenant: c.tenant, partition: c.partition, window: c.window, sketch: sketchBytes(c.sketch), lastOffset: c.lastOffset };
+  return { tenant: c.tenant, partition: c.partition, window: c.window, sketch: Buffer.from(c.window.sketch!, 'base64'), lastOffset: c.lastOffset };
 }

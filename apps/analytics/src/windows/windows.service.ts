@@ -18,7 +18,7 @@ import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { SeriesAnomalies } from '../signals/series-anomalies';
 import { eventToPoints } from './event-metrics';
-import { WindowAggregator, type ClosedWindow, type LatePoints } from './window-aggregator';
+import { summarise, WindowAggregator, type ClosedWindow, type LatePoints } from './window-aggregator';
 import { isDataError, RESOLUTIONS, WindowsRepository, writeOf, type WindowWrite } from './windows.repository';
 
 export const AGGREGATE_SINK = Symbol('AGGREGATE_SINK');
@@ -257,18 +257,11 @@ export class WindowsService {
         rest.push(l);
         continue;
       }
-      const w = c.window;
       for (let i = 0; i < l.values.length; i++) {
-        const v = l.values[i];
-        c.sketch.accept(v);
-        w.count++;
-        w.sum += v;
-        if (v < w.min) w.min = v;
-        if (v > w.max) w.max = v;
+        c.sketch.accept(l.values[i]);
         if (l.offsets[i] > c.lastOffset) c.lastOffset = l.offsets[i];
       }
-      const fresh = writeOf(c);
-      Object.assign(w, { p50: fresh.window.p50, p95: fresh.window.p95, p99: fresh.window.p99, sketch: fresh.window.sketch });
+      c.window = summarise({ id: c.window.seriesId, name: c.window.series.name, labels: c.window.series.labels, unit: c.window.unit }, c.window.windowStart, c.sketch, c.window.windowMs);
     }
     return rest;
   }
