@@ -55,6 +55,17 @@ export class ServiceProcess {
     });
   }
 
+  /**
+   * Sends `signal` (SIGKILL by default: a crash, no shutdown hook runs, nothing is flushed or
+   * committed) and waits for the process to end. Resolves with its exit code, or null when the
+   * signal ended it. `start()` may be called again afterwards (a restart).
+   */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    if (!this.child || !this.exit) return null;
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exit;
+  }
+
   async stop(timeoutMs = 20_000): Promise<number | null> {
     if (!this.child || !this.exit) return null;
     this.child.kill('SIGTERM');

@@ -134,6 +134,25 @@ describe('WindowAggregator', () => {
     expect(a.closeDue(T0 + 60_000).map((c) => c.tenant)).toEqual(['label-b']);
   });
 
+  it('knows which records a kept stream already took, so a re-fetch from the gated commit after a rebalance is not counted again', () => {
+    const a = agg([['label-a', 0], ['label-b', 0]]);
+    expect(a.hasHandled('label-a', 0, 5)).toBe(false);
+    for (const offset of [5, 7]) {
+      add(a, 'label-a', pt(1, T0 + offset), offset);
+      a.markHandled('label-a', 0, offset);
+    }
+    a.retainPartitions(new Set([0])); // the partition stays with this member
+    // kafkajs fetches it again from the commit, which the gate held at offset 5.
+    expect(a.commitGate(0, '8')).toBe('5');
+    expect([5, 6, 7].map((o) => a.hasHandled('label-a', 0, o))).toEqual([true, true, true]);
+    expect([4, 8].map((o) => a.hasHandled('label-a', 0, o))).toEqual([false, false]);
+    expect(a.hasHandled('label-b', 0, 6)).toBe(false); // another tenant's stream on the partition
+    // A stream dropped (moved away, erased) and opened again starts over.
+    a.retainPartitions(new Set());
+    a.openStream('label-a', 0, 0);
+    expect(a.hasHandled('label-a', 0, 5)).toBe(false);
+  });
+
   it("closes a stream's oldest windows early beyond its budget, and only that stream's", () => {
     const a = agg();
     for (let i = 0; i < 10; i++) add(a, 'label-a', pt(1, T0 + (i < 6 ? 0 : W), { s: String(i) }), i);

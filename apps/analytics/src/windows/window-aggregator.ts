@@ -75,6 +75,13 @@ interface Stream {
   /** Windows starting before this are final on the stream: later points for them are late. */
   closedUntil: number;
   lastSeen: number;
+  /**
+   * Offsets of the first and newest records this stream took (-1: none yet). A stream takes its
+   * tenant's records in partition order, so every one between them went into its windows (open,
+   * closed, late or stored): a record in that range coming again is a replay, not new data.
+   */
+  handledFrom: number;
+  handledUpTo: number;
   /** Raw label order → series, then canonical id → series (one state per series whatever the order). */
   byRawKey: Map<string, SeriesState>;
   byId: Map<string, SeriesState>;
@@ -115,7 +122,25 @@ export class WindowAggregator {
   openStream(tenant: string, partition: number, closedUntil: number): void {
     const key = streamKey(tenant, partition);
     if (this.streams.has(key)) return;
-    this.streams.set(key, { tenant, partition, watermark: 0, closedUntil, lastSeen: 0, byRawKey: new Map(), byId: new Map(), openWindows: 0 });
+    this.streams.set(key, { tenant, partition, watermark: 0, closedUntil, lastSeen: 0, handledFrom: -1, handledUpTo: -1, byRawKey: new Map(), byId: new Map(), openWindows: 0 });
+  }
+
+  /**
+   * True when the stream already took the record at `offset`: after every rebalance kafkajs fetches
+   * each partition a member keeps again from the committed offset, which the commit gate holds at
+   * the first record of what this member still holds, so those records come back a second time.
+   */
+  hasHandled(tenant: string, partition: number, offset: number): boolean {
+    const s = this.streams.get(streamKey(tenant, partition));
+    return s !== undefined && s.handledFrom >= 0 && offset >= s.handledFrom && offset <= s.handledUpTo;
+  }
+
+  /** Called once all points of the record at `offset` were added. */
+  markHandled(tenant: string, partition: number, offset: number): void {
+    const s = this.streams.get(streamKey(tenant, partition));
+    if (!s) return;
+    if (s.handledFrom < 0 || offset < s.handledFrom) s.handledFrom = offset;
+    if (offset > s.handledUpTo) s.handledUpTo = offset;
   }
 
   add(tenant: string, point: MetricPoint, source: PointSource, receivedAt: number, now: number, limits: StreamLimits): AddOutcome {

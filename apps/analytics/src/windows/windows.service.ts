@@ -142,13 +142,16 @@ export class WindowsService {
 
   async ingest(tenant: string, batch: TelemetryBatch, source: { partition: number; offset: string }): Promise<void> {
     await this.openStream(tenant, source.partition);
+    const src = { partition: source.partition, offset: Number(source.offset) };
+    // A record this member's memory already holds (re-fetched after a rebalance that left it the partition): counting it again would double it.
+    if (this.aggregator.hasHandled(tenant, src.partition, src.offset)) return;
     const now = this.now();
     const limits = this.limitsOf(tenant);
-    const src = { partition: source.partition, offset: Number(source.offset) };
     const counts = { windowed: 0, late: 0, sample_too_old: 0, too_far_in_future: 0 };
     const add = (p: TelemetryBatch['points'][number]) => counts[this.aggregator.add(tenant, p, src, batch.receivedAt, now, limits)]++;
     for (const p of batch.points) add(p);
     for (const e of batch.events) for (const p of eventToPoints(e)) add(p);
+    this.aggregator.markHandled(tenant, src.partition, src.offset);
     if (counts.windowed) this.metrics.points.inc({ tenant, outcome: 'windowed' }, counts.windowed);
     if (counts.late) this.metrics.points.inc({ tenant, outcome: 'late' }, counts.late);
     if (counts.sample_too_old) this.metrics.discarded.inc({ tenant, reason: 'sample_too_old' }, counts.sample_too_old);
