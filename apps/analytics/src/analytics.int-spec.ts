@@ -29,7 +29,7 @@ import {
   type TenantLimitOverrides,
 } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
-import { CODEC_SEALED, createKafkaClient, decodeRecord, newTraceparent, produceRawRecords, readRawRecords, RecordPublisher, tenantOfKey, type RawRecord } from '@headroom/kafka';
+import { CODEC_SEALED, CODEC_SEALED_UNCOMPRESSED, createKafkaClient, decodeRecord, newTraceparent, produceRawRecords, readRawRecords, RecordPublisher, tenantOfKey, type RawRecord } from '@headroom/kafka';
 import { expectEventually, localSecrets, ROOT, serviceEnv, silentLogger, testInfra, uniqueId } from '@headroom/testing';
 
 const run = randomBytes(3).toString('hex');
@@ -438,7 +438,8 @@ describe('analytics (process, real servers)', () => {
           headers: {
             [Headers.schema]: schema,
             [Headers.tenant]: D,
-            [Headers.codec]: CODEC_SEALED,
+            // Written as records were before compression moved into the codec: still read.
+            [Headers.codec]: CODEC_SEALED_UNCOMPRESSED,
             [Headers.keyVersion]: String(sealed.keyVersion),
             [Headers.traceparent]: newTraceparent(),
             'x-analytics-int': marker,

@@ -4,11 +4,12 @@
  * on headroom.telemetry.v1 byte for byte, and decrypted with the tenant's key rebuilt from the
  * control topic (the way analytics would read it). Ends with a clean shutdown on SIGTERM.
  */
+import { gunzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Headers, TelemetryBatchMessage, TelemetryBatchSchema, Topics, type TelemetryBatch } from '@headroom/contracts';
 import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
-import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
+import { CODEC_SEALED, createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
 import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
 
@@ -73,12 +74,12 @@ const point = (name: string, value = 1, extra: object = {}) => ({ name, labels: 
 
 /** What the services would know from the control topic, for this run's tenants only (other runs used other KEKs). */
 async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
-  const mine = (rs: RawRecord[]) => rs.filter((r) => r.key !== null && tenants.includes(r.key.split('/')[1]));
-  const ready = (rs: RawRecord[]) => tenants.every((t) => mine(rs).some((r) => r.key === `data_key/${t}/pseudonym/1`));
-  const records = await readRawRecords(kafka, Topics.control.name, { until: ready, timeoutMs: 30_000 });
+  const mine = (r: RawRecord) => r.key !== null && tenants.includes(r.key.split('/')[1]);
+  const ready = (rs: RawRecord[]) => tenants.every((t) => rs.some((r) => r.key === `data_key/${t}/pseudonym/1`));
+  const records = await readRawRecords(kafka, Topics.control.name, { filter: mine, until: ready, timeoutMs: 30_000 });
   expect(ready(records)).toBe(true);
   const directory = new TenantDirectory(new TenantKeyring(kek));
-  for (const r of mine(records)) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
+  for (const r of records) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
   return directory;
 }
 
@@ -87,15 +88,17 @@ async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
  * different partitions, read in no particular order: `until` must name everything the test needs.
  */
 async function telemetry(until: (rs: RawRecord[]) => boolean, opts: { assert?: boolean } = {}): Promise<RawRecord[]> {
-  const ours = (rs: RawRecord[]) => rs.filter((r) => [A, B, C, S, L].includes(r.headers[Headers.tenant] ?? '') || [A, B, C, S, L].includes((r.key ?? '').split('#')[0]));
-  const records = ours(await readRawRecords(kafka, Topics.telemetry.name, { until: (rs) => until(ours(rs)), timeoutMs: 30_000 }));
+  const ours = (r: RawRecord) => [A, B, C, S, L].includes(r.headers[Headers.tenant] ?? '') || [A, B, C, S, L].includes((r.key ?? '').split('#')[0]);
+  const records = await readRawRecords(kafka, Topics.telemetry.name, { filter: ours, until, timeoutMs: 30_000 });
   if (opts.assert ?? true) expect(until(records)).toBe(true);
   return records;
 }
 
 function open(directory: TenantDirectory, r: RawRecord, tenant = r.headers[Headers.tenant]): TelemetryBatch {
   const plain = directory.keyring.decrypt({ tenant, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, Number(r.headers[Headers.keyVersion]), r.value!);
-  return TelemetryBatchSchema.parse(JSON.parse(plain.toString('utf8')));
+  // Sealed tenant data is gzipped JSON inside (compressed before sealing).
+  expect(r.headers[Headers.codec]).toBe(CODEC_SEALED);
+  return TelemetryBatchSchema.parse(JSON.parse(gunzipSync(plain).toString('utf8')));
 }
 
 const batchIdsOf = (directory: TenantDirectory, rs: RawRecord[]) => rs.map((r) => open(directory, r).batchId);
@@ -143,7 +146,7 @@ describe('collectors (process, real Kafka; control as a process)', () => {
     expect(record.headers).toMatchObject({
       [Headers.tenant]: A,
       [Headers.schema]: 'telemetry-batch@1',
-      [Headers.codec]: 'json+aes-256-gcm',
+      [Headers.codec]: CODEC_SEALED,
       [Headers.keyVersion]: '1',
       [Headers.traceparent]: clientTrace,
     });

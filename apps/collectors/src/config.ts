@@ -22,6 +22,11 @@ export const collectorsEnvSchema = baseEnvSchema
         .default(4 * 1024 * 1024),
       /** A series is active while it got a point within this time (Mimir's active series idle timeout). */
       ACTIVE_SERIES_IDLE_MS: z.coerce.number().int().min(60_000).default(20 * 60_000),
+      /**
+       * How long a request waits for Kafka to acknowledge its batch before it is answered 503 with
+       * Retry-After (a paused or unreachable broker must not hold clients for its full timeout).
+       */
+      INGEST_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
       /** How long an Idempotency-Key's first answer is replayed. */
       IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(24 * 3600),
     }),

@@ -4,11 +4,12 @@
  * hostile tenant tries every class of bad input; a normal tenant sends alongside and must keep
  * getting 202 with its points on the telemetry topic (read back and decrypted with its key).
  */
+import { gunzipSync } from 'node:zlib';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Headers, TelemetryBatchMessage, TelemetryBatchSchema, Topics, type TelemetryBatch } from '@headroom/contracts';
 import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
-import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
+import { CODEC_SEALED, createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
 import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
 
@@ -78,24 +79,31 @@ async function counter(name: string, labels: Record<string, string>): Promise<nu
 const discarded = (tenant: string, reason: string) => counter('headroom_discarded_samples_total', { tenant, reason });
 
 async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
-  const mine = (rs: RawRecord[]) => rs.filter((r) => r.key !== null && tenants.includes(r.key.split('/')[1]));
-  const ready = (rs: RawRecord[]) => tenants.every((t) => mine(rs).some((r) => r.key === `data_key/${t}/data/1`));
-  const records = await readRawRecords(kafka, Topics.control.name, { until: ready, timeoutMs: 30_000 });
+  const mine = (r: RawRecord) => r.key !== null && tenants.includes(r.key.split('/')[1]);
+  const ready = (rs: RawRecord[]) => tenants.every((t) => rs.some((r) => r.key === `data_key/${t}/data/1`));
+  const records = await readRawRecords(kafka, Topics.control.name, { filter: mine, until: ready, timeoutMs: 30_000 });
   const directory = new TenantDirectory(new TenantKeyring(kek));
-  for (const r of mine(records)) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
+  for (const r of records) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
   return directory;
 }
 
 function open(directory: TenantDirectory, r: RawRecord): TelemetryBatch {
   const tenant = r.headers[Headers.tenant];
   const plain = directory.keyring.decrypt({ tenant, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, Number(r.headers[Headers.keyVersion]), r.value!);
-  return TelemetryBatchSchema.parse(JSON.parse(plain.toString('utf8')));
+  // Sealed tenant data is gzipped JSON inside (compressed before sealing).
+  expect(r.headers[Headers.codec]).toBe(CODEC_SEALED);
+  return TelemetryBatchSchema.parse(JSON.parse(gunzipSync(plain).toString('utf8')));
 }
 
 async function telemetry(directory: TenantDirectory, until: (batches: { tenant: string; batch: TelemetryBatch }[]) => boolean) {
-  const ours = (rs: RawRecord[]) => rs.filter((r) => TENANTS.includes(r.headers[Headers.tenant] ?? '')).map((r) => ({ tenant: r.headers[Headers.tenant], batch: open(directory, r) }));
-  const records = await readRawRecords(kafka, Topics.telemetry.name, { until: (rs) => until(ours(rs)), timeoutMs: 30_000 });
-  const batches = ours(records);
+  // Each of our records opened once, as it arrives: reading a long topic stays linear.
+  const batches: { tenant: string; batch: TelemetryBatch }[] = [];
+  const openNew = (rs: RawRecord[]) => {
+    for (let i = batches.length; i < rs.length; i++) batches.push({ tenant: rs[i].headers[Headers.tenant], batch: open(directory, rs[i]) });
+    return batches;
+  };
+  const isOurs = (r: RawRecord) => TENANTS.includes(r.headers[Headers.tenant] ?? '');
+  await readRawRecords(kafka, Topics.telemetry.name, { filter: isOurs, until: (rs) => until(openNew(rs)), timeoutMs: 30_000 });
   expect(until(batches)).toBe(true);
   return batches;
 }

@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { Headers, messageContracts, toFieldIssues, type MessageContract } from '@headroom/contracts';
 import { CryptoError, type TenantKeyring } from '@headroom/crypto';
 import { tenantOfKey } from './partitioning';
 import { ContractViolationError } from './errors';
 
 export const CODEC_PLAIN = 'json';
-export const CODEC_SEALED = 'json+aes-256-gcm';
+/** Tenant data as written: JSON, gzip (level 1), then sealed — ciphertext does not compress, so compress first. */
+export const CODEC_SEALED = 'json+gzip+aes-256-gcm';
+/** Tenant data as written before compression moved into the codec; still read. */
+export const CODEC_SEALED_UNCOMPRESSED = 'json+aes-256-gcm';
+/** The most a sealed payload may inflate to (a record is at most 8 MiB; JSON compresses ~10×). */
+const MAX_INFLATED_BYTES = 128 * 1024 * 1024;
 
 export interface EncodedRecord {
   key: string;
@@ -40,7 +46,9 @@ export function encodeRecord(
   }
   if (!opts.tenant || !opts.keyring) throw new Error(`${contract.id} is tenant-scoped: a tenant and a keyring are required`);
   if (tenantOfKey(opts.key) !== opts.tenant) throw new Error(`record key ${opts.key} does not belong to tenant ${opts.tenant}`);
-  const sealed = opts.keyring.encrypt({ tenant: opts.tenant, topic: contract.topic.name, schema: contract.id }, json);
+  // Level 1: ~0.5 ms for a 160 KB batch, ~11× smaller; level 6 is 4× slower for 25% less.
+  const packed = gzipSync(json, { level: 1 });
+  const sealed = opts.keyring.encrypt({ tenant: opts.tenant, topic: contract.topic.name, schema: contract.id }, packed);
   return {
     key: opts.key,
     value: sealed.ciphertext,
@@ -86,8 +94,9 @@ export function decodeRecord(
     if (tenantOfKey(key) !== tenant) {
       return { ok: false, retriable: false, code: 'tenant_mismatch', reason: `record key does not belong to tenant ${tenant}` };
     }
-    if (headers[Headers.codec] !== CODEC_SEALED) {
-      return { ok: false, retriable: false, code: 'codec', reason: `tenant data must be sealed (${CODEC_SEALED}), got ${headers[Headers.codec] ?? '(missing)'}` };
+    const codec = headers[Headers.codec];
+    if (codec !== CODEC_SEALED && codec !== CODEC_SEALED_UNCOMPRESSED) {
+      return { ok: false, retriable: false, code: 'codec', reason: `tenant data must be sealed (${CODEC_SEALED}), got ${codec ?? '(missing)'}` };
     }
     const version = Number(headers[Headers.keyVersion]);
     if (!Number.isInteger(version) || version < 1) {
@@ -101,6 +110,13 @@ export function decodeRecord(
         return { ok: false, retriable: err.code === 'unknown_key', code: err.code, reason: err.message };
       }
       throw err;
+    }
+    if (codec === CODEC_SEALED) {
+      try {
+        json = gunzipSync(json, { maxOutputLength: MAX_INFLATED_BYTES });
+      } catch (err) {
+        return { ok: false, retriable: false, code: 'codec', reason: `sealed payload does not inflate: ${(err as Error).message}` };
+      }
     }
   } else if (headers[Headers.codec] !== CODEC_PLAIN) {
     return { ok: false, retriable: false, code: 'codec', reason: `expected codec ${CODEC_PLAIN}` };

@@ -3,6 +3,7 @@
  * reach the DLQ with their reason, a graceful stop commits exactly what was handled, a commit gate
  * holds offsets back, and the lag metric reaches zero. Each run uses its own throwaway topic.
  */
+import { gunzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -106,7 +107,7 @@ describe('RecordConsumer on a real broker', () => {
     expect(entry).toMatchObject({ code: 'poison', consumerGroup: `it-dlq-${run}`, source: { key: b, headers: { [Headers.tenant]: b, [Headers.schema]: Probe.id } } });
     // The original sealed bytes are kept, still decryptable by the tenant's key.
     const original = keyring.decrypt({ tenant: b, topic: topic.name, schema: Probe.id }, 1, Buffer.from(entry!.value!, 'base64'));
-    expect(JSON.parse(original.toString())).toEqual({ n: 101 });
+    expect(JSON.parse(gunzipSync(original).toString())).toEqual({ n: 101 });
   });
 
   it('resumes after a graceful stop exactly where it stopped: no record twice, none lost', async () => {

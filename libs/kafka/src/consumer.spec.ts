@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -193,7 +194,7 @@ describe('RecordConsumer: DLQ records fit the DLQ topic', () => {
       throw new PermanentError('bad', 'poison');
     });
     await consumer.start();
-    const m = message('label-a', 7, { n: 1, pad: 'x'.repeat(900 * 1024) }); // base64 > the 1 MiB DLQ topic
+    const m = message('label-a', 7, { n: 1, pad: randomBytes(900 * 1024).toString('base64') }); // incompressible: base64 > the 1 MiB DLQ topic
     await deliver(1, [m]);
     expect(dlq.written[0].value).toBeNull();
     expect(dlq.written[0].valueBytes).toBe(m.value!.length);

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import type { Kafka, ProducerRecord } from 'kafkajs';
 import { z } from 'zod';
 import { defineMessage, Topics } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { decodeRecord } from './codec';
 import { ContractViolationError, PermanentError, RecordTooLargeError } from './errors';
-import { encodedRecordBytes, recordByteLimit, RecordPublisher, splitArrayField } from './publisher';
+import { encodedRecordBytes, PublishAbortedError, recordByteLimit, RecordPublisher, splitArrayField } from './publisher';
 
 // A tiny topic: 4 KiB, so a record of a few dozen items is already too large.
 const topic = { name: 'headroom.publisher-spec.v1', partitions: 1, maxMessageBytes: 4096, config: {}, description: 'publisher.spec' };
@@ -28,7 +29,9 @@ function publisherWithFakeProducer() {
   return { publisher: new RecordPublisher(kafka, keyring), sent };
 }
 
-const item = (i: number) => `item-${String(i).padStart(4, '0')}-${'x'.repeat(90)}`;
+// Incompressible filler: the codec gzips before sealing, and sizes here are about the sealed bytes.
+const filler = (i: number, n: number) => createHash('sha512').update(`${i}.${n}`).digest('base64');
+const item = (i: number) => `item-${String(i).padStart(4, '0')}-${filler(i, 0)}`;
 const items = (from: number, n: number) => Array.from({ length: n }, (_, i) => item(from + i));
 
 function decodedItems(sent: ProducerRecord[]): string[] {
@@ -96,7 +99,7 @@ describe('RecordPublisher, by bytes', () => {
       Items,
       [
         { tenant: 'label-a', value: { tag: 't', items: items(0, 100) } },
-        { tenant: 'label-a', value: { tag: 't', items: ['y'.repeat(4500)] } },
+        { tenant: 'label-a', value: { tag: 't', items: [Array.from({ length: 55 }, (_, n) => filler(7, n)).join('').slice(0, 4500)] } },
       ],
       { split: splitArrayField('items') },
     );
@@ -147,5 +150,90 @@ describe('splitArrayField', () => {
   it('cannot split fewer than two items', () => {
     expect(split({ points: [1] })).toBeUndefined();
     expect(split({ points: [] })).toBeUndefined();
+  });
+});
+
+describe('RecordPublisher, group commit', () => {
+  /** A producer whose sends complete only when the test says so. */
+  function publisherWithGatedProducer() {
+    const sent: ProducerRecord[] = [];
+    const gates: (() => void)[] = [];
+    const producer = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      send: (r: ProducerRecord) =>
+        new Promise<void>((resolve) => {
+          sent.push(r);
+          gates.push(resolve);
+        }),
+    };
+    const kafka = { producer: () => producer } as unknown as Kafka;
+    return { publisher: new RecordPublisher(kafka, keyring), sent, gates };
+  }
+  const one = (i: number) => [{ tenant: 'label-a', value: { tag: 't', items: [item(i)] } }];
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('sends a lone publish at once, and everything queued meanwhile together in the next request, in order', async () => {
+    const { publisher, sent, gates } = publisherWithGatedProducer();
+    const first = publisher.publish(Items, one(0));
+    await tick();
+    expect(sent).toHaveLength(1);
+    const rest = [1, 2, 3, 4].map((i) => publisher.publish(Items, one(i)));
+    await tick();
+    expect(sent).toHaveLength(1); // one request in flight at a time
+    gates[0]();
+    await first;
+    await tick();
+    expect(sent).toHaveLength(2);
+    expect(sent[1].messages).toHaveLength(4);
+    gates[1]();
+    await Promise.all(rest);
+    expect(decodedItems(sent)).toEqual([0, 1, 2, 3, 4].map(item));
+  });
+
+  it('takes an aborted publish out of the queue: it rejects and is never sent', async () => {
+    const { publisher, sent, gates } = publisherWithGatedProducer();
+    const first = publisher.publish(Items, one(0));
+    await tick();
+    const abort = new AbortController();
+    const queued = publisher.publish(Items, one(1), { signal: abort.signal });
+    const other = publisher.publish(Items, one(2));
+    abort.abort();
+    await expect(queued).rejects.toBeInstanceOf(PublishAbortedError);
+    gates[0]();
+    await first;
+    await tick();
+    gates[1]();
+    await other;
+    expect(decodedItems(sent)).toEqual([item(0), item(2)]);
+  });
+
+  it('ignores an abort once its request is in flight: the publish settles with the send', async () => {
+    const { publisher, sent, gates } = publisherWithGatedProducer();
+    const abort = new AbortController();
+    const inFlight = publisher.publish(Items, one(0), { signal: abort.signal });
+    await tick();
+    abort.abort();
+    gates[0]();
+    await expect(inFlight).resolves.toBeUndefined();
+    expect(decodedItems(sent)).toEqual([item(0)]);
+  });
+
+  it('fails every publish of a failed request, and goes on with the next', async () => {
+    const sent: ProducerRecord[] = [];
+    let fail = true;
+    const producer = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      send: async (r: ProducerRecord) => {
+        if (fail) throw new Error('broker said no');
+        sent.push(r);
+      },
+    };
+    const publisher = new RecordPublisher({ producer: () => producer } as unknown as Kafka, keyring);
+    await expect(publisher.publish(Items, one(0))).rejects.toThrow('broker said no');
+    fail = false;
+    await publisher.publish(Items, one(1));
+    expect(decodedItems(sent)).toEqual([item(1)]);
   });
 });

@@ -18,7 +18,12 @@ export interface RawRecord {
 export async function readRawRecords(
   kafka: Kafka,
   topic: string,
-  opts: { until: (records: RawRecord[]) => boolean; timeoutMs: number },
+  opts: {
+    until: (records: RawRecord[]) => boolean;
+    timeoutMs: number;
+    /** Keeps only the records it accepts (and asks `until` only when one was kept): reading a long topic stays linear. */
+    filter?: (record: RawRecord) => boolean;
+  },
 ): Promise<RawRecord[]> {
   const consumer = kafka.consumer({ groupId: `raw-reader-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
   const records: RawRecord[] = [];
@@ -32,7 +37,9 @@ export async function readRawRecords(
       eachMessage: async ({ partition, message }) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
-        records.push({ topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, value: message.value, headers });
+        const record = { topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, value: message.value, headers };
+        if (opts.filter && !opts.filter(record)) return;
+        records.push(record);
         if (opts.until(records)) resolveDone();
       },
     });

@@ -12,6 +12,8 @@ const ROOT = resolve(__dirname, '../../..');
  */
 export class ServiceProcess {
   private child: ChildProcess | undefined;
+  /** Extra node flags, e.g. `--cpu-prof` (not allowed in NODE_OPTIONS). */
+  readonly nodeArgs: string[] = [];
   private exit: Promise<number | null> | undefined;
   readonly logFile: string;
 
@@ -33,7 +35,7 @@ export class ServiceProcess {
 
   async start(readyTimeoutMs = 60_000): Promise<void> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', this.app, 'src', 'main.ts')], {
+    this.child = spawn(process.execPath, [...this.nodeArgs, '-r', '@swc-node/register', join(ROOT, 'apps', this.app, 'src', 'main.ts')], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,7 +7,7 @@ import { LimitsModule } from '../limits/limits.module';
 import { DiscardCounters } from './discards';
 import { INGEST_EDGE_OPTIONS, IngestEdge } from './ingest-edge';
 import { IngestController } from './ingest.controller';
-import { DEPLOYMENT_LIMITS, IngestService, splitTelemetryBatch, TELEMETRY_SINK, type TelemetrySink } from './ingest.service';
+import { DEPLOYMENT_LIMITS, IngestService, PUBLISH_TIMEOUT_MS, splitTelemetryBatch, TELEMETRY_SINK, type TelemetrySink } from './ingest.service';
 
 @Module({})
 export class IngestModule {
@@ -26,10 +26,11 @@ export class IngestModule {
         IngestEdge,
         { provide: INGEST_EDGE_OPTIONS, useValue: { maxBodyBytes: config.INGEST_MAX_BODY_BYTES } },
         { provide: DEPLOYMENT_LIMITS, useValue: deploymentLimits },
+        { provide: PUBLISH_TIMEOUT_MS, useValue: config.INGEST_PUBLISH_TIMEOUT_MS },
         {
           provide: TELEMETRY_SINK,
           inject: [PUBLISHER],
-          useFactory: (publisher: RecordPublisher): TelemetrySink => ({ publish: (records) => publisher.publish(TelemetryBatchMessage, records, { split: splitTelemetryBatch }) }),
+          useFactory: (publisher: RecordPublisher): TelemetrySink => ({ publish: (records, signal) => publisher.publish(TelemetryBatchMessage, records, { split: splitTelemetryBatch, signal }) }),
         },
       ],
     };

@@ -14,7 +14,7 @@ import {
   type TelemetryBatchMessage,
   type TenantLimits,
 } from '@headroom/contracts';
-import { recordKey, type OutgoingRecord } from '@headroom/kafka';
+import { PublishAbortedError, recordKey, type OutgoingRecord } from '@headroom/kafka';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { ActiveSeriesCache, TenantAdmission } from '../limits/tenant-admission';
@@ -23,10 +23,27 @@ import { DiscardCounters } from './discards';
 
 export const TELEMETRY_SINK = Symbol('TELEMETRY_SINK');
 export const DEPLOYMENT_LIMITS = Symbol('DEPLOYMENT_LIMITS');
+export const PUBLISH_TIMEOUT_MS = Symbol('PUBLISH_TIMEOUT_MS');
 
-/** Where accepted batches go: the telemetry topic in production, an in-memory list in unit specs. */
+/**
+ * Where accepted batches go: the telemetry topic in production, an in-memory list in unit specs.
+ * An abort while the records still wait for their send must reject with PublishAbortedError and
+ * send nothing; once sent, the publish settles with the send's outcome.
+ */
 export interface TelemetrySink {
-  publish(records: OutgoingRecord<typeof TelemetryBatchMessage>[]): Promise<void>;
+  publish(records: OutgoingRecord<typeof TelemetryBatchMessage>[], signal?: AbortSignal): Promise<void>;
+}
+
+/** The broker did not acknowledge in time; `settled` says later whether the batch got in after all. */
+class PublishTimeout extends Error {
+  batchId = '';
+
+  constructor(
+    readonly sent: boolean,
+    readonly settled: Promise<boolean>,
+  ) {
+    super('publish timed out');
+  }
 }
 
 export interface Accepted {
@@ -43,7 +60,10 @@ export interface Refusal {
   retryAfterSeconds?: number;
 }
 
-export type IngestOutcome = { ok: true; status: 202; body: Accepted; replayed: boolean } | { ok: false; refusal: Refusal };
+export type IngestOutcome =
+  | { ok: true; status: 202; body: Accepted; replayed: boolean }
+  /** `inDoubt`: the batch was handed to Kafka but not acknowledged in time; `settled` tells whether it got in. */
+  | { ok: false; refusal: Refusal; inDoubt?: { answer: Accepted; settled: Promise<boolean> } };
 
 const raiseHint = (tenant: string) => `raise it per tenant via control: PATCH /v1/tenants/${tenant}/limits`;
 
@@ -65,6 +85,7 @@ export class IngestService {
     @Inject(IdempotencyStore) private readonly idempotency: IdempotencyStore,
     @Inject(DiscardCounters) private readonly discards: DiscardCounters,
     @Inject(DEPLOYMENT_LIMITS) private readonly deploymentLimits: Partial<TenantLimits>,
+    @Inject(PUBLISH_TIMEOUT_MS) private readonly publishTimeoutMs: number,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS) metrics: Registry,
   ) {
@@ -101,6 +122,16 @@ export class IngestService {
     } catch (err) {
       if (key !== undefined) await this.idempotency.release(tenant, key).catch(() => undefined);
       throw err;
+    }
+    if (key !== undefined && !outcome.ok && outcome.inDoubt) {
+      // The batch is in a request the broker has not answered: keep the key claimed (a retry gets 409)
+      // until that request settles, then store the 202 it earned or release the key.
+      const { answer, settled } = outcome.inDoubt;
+      void settled.then(async (published) => {
+        if (published) await this.idempotency.complete(tenant, key, { status: 202, body: answer }).catch(() => undefined);
+        else await this.idempotency.release(tenant, key).catch(() => undefined);
+      });
+      return outcome;
     }
     if (key !== undefined) {
       if (outcome.ok) await this.idempotency.complete(tenant, key, { status: 202, body: outcome.body }).catch((err: Error) => this.logger.warn({ tenant, err: err.message }, 'idempotency answer not stored'));
@@ -177,11 +208,43 @@ export class IngestService {
     try {
       result = await this.publish(tenant, batch, keys, opts);
     } catch (err) {
+      if (err instanceof PublishTimeout) return this.timedOut(tenant, batch, err);
       this.logger.error({ tenant, err: err instanceof Error ? err.message : String(err) }, 'telemetry publish failed; batch refused');
       this.discards.discard(tenant, [['publish_failed', batch.points.length]], [['publish_failed', batch.events.length]]);
       return { ok: false, refusal: { status: 503, error: 'unavailable', message: 'the telemetry topic did not acknowledge the batch; nothing was accepted, retry shortly', retryAfterSeconds: 5 } };
     }
     return { ok: true, status: 202, body: { batchId: result.batchId, accepted: { points: batch.points.length, events: batch.events.length } }, replayed: false };
+  }
+
+  /**
+   * Kafka did not acknowledge within INGEST_PUBLISH_TIMEOUT_MS: 503 with Retry-After. A batch still
+   * queued was withdrawn (nothing of it will be published); one already in a request may still land
+   * — at least once, like any retry after a timeout; an Idempotency-Key makes the retry safe.
+   */
+  private timedOut(tenant: string, batch: IngestBatch, t: PublishTimeout): IngestOutcome {
+    const points = batch.points.length;
+    const events = batch.events.length;
+    this.logger.warn({ tenant, sent: t.sent, timeoutMs: this.publishTimeoutMs }, 'telemetry topic did not acknowledge in time; batch answered 503');
+    const refusal: Refusal = {
+      status: 503,
+      error: 'unavailable',
+      message: t.sent
+        ? `Kafka did not acknowledge the batch within ${this.publishTimeoutMs} ms; it may still be stored: retry with the same Idempotency-Key to be sure it is counted once`
+        : `Kafka did not acknowledge the batch within ${this.publishTimeoutMs} ms; nothing was accepted, retry shortly`,
+      retryAfterSeconds: 2,
+    };
+    if (!t.sent) {
+      this.discards.discard(tenant, [['publish_timeout', points]], [['publish_timeout', events]]);
+      return { ok: false, refusal };
+    }
+    const settled = t.settled.then((published) => {
+      if (published) {
+        this.accepted.inc({ tenant, kind: 'point' }, points);
+        this.accepted.inc({ tenant, kind: 'event' }, events);
+      } else this.discards.discard(tenant, [['publish_failed', points]], [['publish_failed', events]]);
+      return published;
+    });
+    return { ok: false, refusal, inDoubt: { answer: { batchId: t.batchId, accepted: { points, events } }, settled } };
   }
 
   /** Redis cannot answer: fail closed (never unlimited), with the samples counted. */
@@ -211,7 +274,28 @@ export class IngestService {
       const value: TelemetryBatch = { batchId, source: opts.source ?? 'http', receivedAt, points: g.points, events: g.events };
       return { tenant, key, value, traceparent: opts.traceparent };
     });
-    await this.sink.publish(records);
+    const abort = new AbortController();
+    let sent = true;
+    const publishing = this.sink.publish(records, abort.signal).catch((err: unknown) => {
+      if (err instanceof PublishAbortedError) sent = false;
+      throw err;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.publishTimeoutMs)));
+    try {
+      if ((await Promise.race([publishing, deadline])) === 'timeout') {
+        abort.abort();
+        // Aborting a queued publish rejects it at once; one in flight keeps going.
+        const settled = publishing.then(
+          () => true,
+          () => false,
+        );
+        await Promise.race([settled, new Promise((r) => setImmediate(r))]);
+        throw Object.assign(new PublishTimeout(sent, settled), { batchId });
+      }
+    } finally {
+      clearTimeout(timer);
+    }
     this.accepted.inc({ tenant, kind: 'point' }, batch.points.length);
     this.accepted.inc({ tenant, kind: 'event' }, batch.events.length);
     return { batchId, records: records.length };
