@@ -61,7 +61,7 @@ const noise = (bytes: number) => randomBytes(Math.ceil((bytes * 3) / 4)).toStrin
 
 async function dlqEntries(where: (d: DlqRecord) => boolean): Promise<DlqRecord[]> {
   const parse = (v: Buffer | null) => (v ? DlqRecordSchema.parse(JSON.parse(v.toString())) : undefined);
-  const raw = await readRawRecords(kafka, Topics.dlq.name, { until: (rs) => rs.some((r) => r.value?.includes(run) && where(parse(r.value)!)), timeoutMs: 30_000 });
+  const raw = await readRawRecords(kafka, Topics.dlq.name, { filter: (r) => r.value?.includes(run) ?? false, until: (rs) => rs.some((r) => where(parse(r.value)!)), timeoutMs: 30_000 });
   return raw.map((r) => parse(r.value)).filter((d): d is DlqRecord => d !== undefined && where(d));
 }
 

@@ -98,7 +98,8 @@ describe('RecordConsumer on a real broker', () => {
     await c.stop();
     expect(handled).toEqual([100, 102]);
     const dlq = await readRawRecords(kafka, Topics.dlq.name, {
-      until: (rs) => rs.some((r) => r.value?.toString().includes(`value 101 can never`) && r.value.toString().includes(topic.name)),
+      filter: (r) => r.value?.includes(topic.name) ?? false,
+      until: (rs) => rs.some((r) => r.value?.toString().includes(`value 101 can never`)),
       timeoutMs: 30_000,
     });
     const entry = dlq
