@@ -200,8 +200,9 @@ export class WindowsService {
     // A tenant's open windows are bounded by twice its active-series limit (two windows per series at a boundary).
     const closed = this.aggregator.closeDue(now, caughtUp, (tenant) => 2 * this.limitsOf(tenant).maxActiveSeries);
     for (const c of closed) this.closedAt.set(c, now);
-    this.unsaved.push(...closed);
-    this.unsavedLate.push(...this.aggregator.takeLate());
+    // Not push(...xs): a backlog can close 100k+ windows at once, more arguments than the stack holds.
+    for (const c of closed) this.unsaved.push(c);
+    for (const l of this.aggregator.takeLate()) this.unsavedLate.push(l);
     // Each window feeds its series' detector once, when it first closes (in window order per series).
     for (const c of closed.sort((a, b) => a.window.windowStart - b.window.windowStart)) {
       if (this.directory.isErased(c.tenant)) continue;
