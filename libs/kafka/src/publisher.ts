@@ -35,6 +35,14 @@ export function recordByteLimit(topic: Pick<TopicSpec, 'maxMessageBytes'>): numb
   return topic.maxMessageBytes - Math.min(RECORD_SAFETY_MARGIN_BYTES, Math.floor(topic.maxMessageBytes / 8));
 }
 
+/**
+ * A record's framing inside a batch, which `encodedRecordBytes` does not count: length, attributes,
+ * timestamp and offset deltas, key/value/header lengths (varints) — ~20 bytes plus ~6 per header,
+ * rounded up. Counted per record when records are grouped into one request, so that thousands of
+ * small records cannot push a batch over the limit the margin was meant for.
+ */
+export const RECORD_FRAMING_BYTES = 64;
+
 /** Bytes of an encoded record as the broker counts them, framing aside. */
 export function encodedRecordBytes(record: EncodedRecord): number {
   let bytes = Buffer.byteLength(record.key) + (record.value?.length ?? 0);
@@ -285,13 +293,14 @@ function chunksUnder(messages: { message: EncodedRecord; bytes: number }[], limi
   let current: EncodedRecord[] = [];
   let bytes = 0;
   for (const m of messages) {
-    if (current.length > 0 && bytes + m.bytes > limit) {
+    const framed = m.bytes + RECORD_FRAMING_BYTES;
+    if (current.length > 0 && bytes + framed > limit) {
       chunks.push({ records: current, bytes });
       current = [];
       bytes = 0;
     }
     current.push(m.message);
-    bytes += m.bytes;
+    bytes += framed;
   }
   if (current.length > 0) chunks.push({ records: current, bytes });
   return chunks;

@@ -174,10 +174,9 @@ export class WindowsService {
     const owned = new Set(assigned.filter((a) => a.topic === Topics.telemetry.name).map((a) => a.partition));
     this.flushing = this.flushing.then(() => {
       this.aggregator.retainPartitions(owned);
-      const kept = this.unsaved.filter((c) => owned.has(c.partition));
-      this.unsaved.splice(0, this.unsaved.length, ...kept);
-      const keptLate = this.unsavedLate.filter((l) => owned.has(l.partition));
-      this.unsavedLate.splice(0, this.unsavedLate.length, ...keptLate);
+      // In place, without spreading (a backlog can hold more windows than a call's arguments).
+      retainInPlace(this.unsaved, (c) => owned.has(c.partition));
+      retainInPlace(this.unsavedLate, (l) => owned.has(l.partition));
     });
     return this.flushing;
   }
@@ -390,4 +389,11 @@ function groupInto<K, V>(groups: Map<K, V[]>, key: K, value: V): void {
   const group = groups.get(key);
   if (group) group.push(value);
   else groups.set(key, [value]);
+}
+
+/** Keeps the items that pass `keep`, in order, in the same array. */
+function retainInPlace<T>(items: T[], keep: (item: T) => boolean): void {
+  let n = 0;
+  for (const item of items) if (keep(item)) items[n++] = item;
+  items.length = n;
 }
