@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { READINESS, type Readiness } from '@headroom/runtime';
 import { bearerToken, TenantDirectory, type Principal } from '@headroom/tenancy';
+import { RECEIVERS, receiverByPath } from '../receivers/registry';
 import { DiscardCounters } from './discards';
 
 export const INGEST_EDGE_OPTIONS = Symbol('INGEST_EDGE_OPTIONS');
@@ -37,9 +38,12 @@ export class IngestEdge implements OnModuleInit {
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onRequest', async (request, reply) => {
-      if (!request.url.startsWith('/v1/ingest/')) return;
+      if (!request.url.startsWith('/v1/ingest/') && !receiverByPath(request.url.split('?')[0])) return;
       await this.beforeBody(request, reply);
     });
+    // Receivers whose bodies are binary (protobuf, snappy) get them raw, under the same body limit.
+    const raw = [...new Set(RECEIVERS.flatMap((r) => r.rawContentTypes))];
+    if (raw.length > 0) fastify.addContentTypeParser(raw, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   }
 
   private async beforeBody(request: FastifyRequest, reply: FastifyReply): Promise<void> {

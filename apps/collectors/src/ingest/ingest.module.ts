@@ -6,6 +6,7 @@ import type { CollectorsConfig } from '../config';
 import { LimitsModule } from '../limits/limits.module';
 import { DiscardCounters } from './discards';
 import { INGEST_EDGE_OPTIONS, IngestEdge } from './ingest-edge';
+import { ReceiversController } from '../receivers/receivers.controller';
 import { IngestController } from './ingest.controller';
 import { DEPLOYMENT_LIMITS, IngestService, PUBLISH_TIMEOUT_MS, splitTelemetryBatch, TELEMETRY_SINK, type TelemetrySink } from './ingest.service';
 
@@ -19,7 +20,7 @@ export class IngestModule {
     return {
       module: IngestModule,
       imports: [LimitsModule.forRoot(config)],
-      controllers: [IngestController],
+      controllers: [IngestController, ReceiversController],
       providers: [
         IngestService,
         DiscardCounters,

@@ -1,0 +1,39 @@
+import type { IngestBatch } from '@headroom/contracts';
+
+/** One problem with a receiver's configuration, with its path (the Collector's confmap style). */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** What a receiver made of one request: the edge's batch shape, or a refusal with a reason. */
+export type Decoded = { ok: true; batch: IngestBatch } | { ok: false; status: 400 | 415; error: string; message: string; issues?: { path: string; message: string; reason: string }[] };
+
+/**
+ * A way in over HTTP (OTLP/HTTP, Prometheus remote_write, …), in the OpenTelemetry Collector's
+ * receiver shape: a type name, a default config, a `validate()` listing every problem with its
+ * path, and `decode()`. A receiver only translates its protocol into the edge's batch; everything
+ * after (authentication before the body, the tenant's limits, validation, idempotency, publishing)
+ * is the one ingest edge every way in shares (`IngestService.submit`).
+ */
+export interface ReceiverFactory<C extends object = object> {
+  /** Type name, e.g. `otlp_http`; also the `source` of the batches it publishes. */
+  readonly type: string;
+  /** URL path served (POST), e.g. `/v1/metrics`. Authenticated like `/v1/ingest/*`. */
+  readonly path: string;
+  /** Content types whose bodies it takes raw (a Buffer), e.g. `application/x-protobuf`. */
+  readonly rawContentTypes: readonly string[];
+  readonly defaultConfig: C;
+  validate(config: unknown): ConfigIssue[];
+  /**
+   * Translates one request. `body` is a Buffer for the raw content types, the parsed JSON
+   * otherwise; `headers` are the request's (lower-case names). Never throws on bad input:
+   * answers `{ ok: false }` with the reason.
+   */
+  /**
+   * The answer to an accepted request, in the protocol's own terms (default: 202 with the edge's
+   * JSON body, `{ batchId, accepted }`).
+   */
+  respond?(accepted: { batchId: string; accepted: { points: number; events: number } }, contentType: string): { status: number; contentType?: string; body?: Buffer | string | object };
+  decode(input: { body: unknown; contentType: string; headers: Record<string, string | string[] | undefined>; tenant: string; now: number }, config: C): Decoded | Promise<Decoded>;
+}
