@@ -67,9 +67,12 @@ class Bins {
   }
 }
 
+/** Shared by every sketch without negative values (most): read only, replaced on the first write. */
+const NO_BINS = new Bins();
+
 export class WindowSketch {
   private pos = new Bins();
-  private neg = new Bins();
+  private neg = NO_BINS;
   zeroCount = 0;
   count = 0;
   /** Exact statistics, kept beside the bins (the protobuf form does not carry them). */
@@ -81,6 +84,7 @@ export class WindowSketch {
     if (v > MIN_INDEXABLE) {
       this.pos.add(Math.ceil(Math.log2(v) * MULTIPLIER), 1);
     } else if (v < -MIN_INDEXABLE) {
+      if (this.neg === NO_BINS) this.neg = new Bins();
       this.neg.add(Math.ceil(Math.log2(-v) * MULTIPLIER), 1);
     } else this.zeroCount++;
     this.count++;
@@ -91,6 +95,7 @@ export class WindowSketch {
 
   merge(other: WindowSketch): void {
     for (const [k, c] of other.pos.counts) this.pos.add(k, c);
+    if (other.neg.size > 0 && this.neg === NO_BINS) this.neg = new Bins();
     for (const [k, c] of other.neg.counts) this.neg.add(k, c);
     this.zeroCount += other.zeroCount;
     this.count += other.count;
@@ -154,16 +159,30 @@ export class WindowSketch {
 
   /** DDSketch's protobuf: mapping (gamma, offset 0, NONE), positive and negative stores as contiguous bins, zero count. */
   toProto(): Buffer {
-    const w = new ProtoWriter();
-    w.message(1, (m) => {
-      m.double(1, GAMMA);
-      m.double(2, 0);
-    });
+    // Sized first, then written into one buffer: closing a window is on the hot path.
+    const posLen = storeLength(this.pos);
+    const negLen = storeLength(this.neg);
+    const size = 2 + MAPPING_LENGTH + 1 + varintLength(posLen) + posLen + 1 + varintLength(negLen) + negLen + (this.zeroCount ? 9 : 0);
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    out[at++] = 0x0a; // 1: mapping
+    out[at++] = MAPPING_LENGTH;
+    out[at++] = 0x09; // mapping.gamma (double)
+    at = out.writeDoubleLE(GAMMA, at);
+    out[at++] = 0x11; // mapping.indexOffset (double)
+    at = out.writeDoubleLE(0, at);
     // Both stores always: the library refuses a sketch whose store is missing.
-    w.message(2, (m) => writeBins(m, this.pos));
-    w.message(3, (m) => writeBins(m, this.neg));
-    if (this.zeroCount) w.double(4, this.zeroCount);
-    return w.finish();
+    out[at++] = 0x12; // 2: positiveValues
+    at = writeVarint(out, at, posLen);
+    at = writeStore(out, at, this.pos);
+    out[at++] = 0x1a; // 3: negativeValues
+    at = writeVarint(out, at, negLen);
+    at = writeStore(out, at, this.neg);
+    if (this.zeroCount) {
+      out[at++] = 0x21; // 4: zeroCount (double)
+      at = out.writeDoubleLE(this.zeroCount, at);
+    }
+    return out;
   }
 
   toBase64(): string {
@@ -182,6 +201,7 @@ export class WindowSketch {
       });
     };
     read(lib.store as unknown as { bins: number[]; offset: number }, s.pos);
+    s.neg = new Bins();
     read(lib.negativeStore as unknown as { bins: number[]; offset: number }, s.neg);
     s.zeroCount = lib.zeroCount;
     s.count = sumOf(s.pos.counts) + sumOf(s.neg.counts) + s.zeroCount;
@@ -198,62 +218,44 @@ function sumOf(m: Map<number, number>): number {
   return n;
 }
 
-function writeBins(m: ProtoWriter, bins: Bins): void {
-  // repeated double contiguousBinCounts = 2 [packed]; sint32 contiguousBinIndexOffset = 3.
-  if (bins.size === 0) {
-    m.packedDoubles(2, []);
-    m.sint32(3, 0);
-    return;
+const MAPPING_LENGTH = 18;
+
+function varintLength(v: number): number {
+  let n = 1;
+  while (v > 0x7f) {
+    v = Math.floor(v / 128);
+    n++;
   }
-  const dense = new Array<number>(bins.maxKey - bins.minKey + 1).fill(0);
-  for (const [k, c] of bins.counts) dense[k - bins.minKey] = c;
-  m.packedDoubles(2, dense);
-  m.sint32(3, bins.minKey);
+  return n;
 }
 
-/** The few protobuf wire types the sketch needs (varint, zigzag, fixed64 double, length-delimited). */
-class ProtoWriter {
-  private chunks: number[] = [];
-  private readonly f64 = new Float64Array(1);
-  private readonly f64bytes = new Uint8Array(this.f64.buffer);
-
-  private varint(v: number): void {
-    while (v > 0x7f) {
-      this.chunks.push((v & 0x7f) | 0x80);
-      v = Math.floor(v / 128);
-    }
-    this.chunks.push(v);
+function writeVarint(out: Buffer, at: number, v: number): number {
+  while (v > 0x7f) {
+    out[at++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
   }
+  out[at++] = v;
+  return at;
+}
 
-  double(field: number, v: number): void {
-    this.varint((field << 3) | 1);
-    this.f64[0] = v;
-    for (let i = 0; i < 8; i++) this.chunks.push(this.f64bytes[i]);
-  }
+const zigzag = (v: number) => ((v << 1) ^ (v >> 31)) >>> 0;
 
-  packedDoubles(field: number, vs: readonly number[]): void {
-    this.varint((field << 3) | 2);
-    this.varint(vs.length * 8);
-    for (const v of vs) {
-      this.f64[0] = v;
-      for (let i = 0; i < 8; i++) this.chunks.push(this.f64bytes[i]);
-    }
-  }
+/** A Store message: repeated double contiguousBinCounts = 2 [packed]; sint32 contiguousBinIndexOffset = 3. */
+function storeLength(bins: Bins): number {
+  const n = bins.size === 0 ? 0 : bins.maxKey - bins.minKey + 1;
+  const offset = bins.size === 0 ? 0 : bins.minKey;
+  return 1 + varintLength(n * 8) + n * 8 + 1 + varintLength(zigzag(offset));
+}
 
-  sint32(field: number, v: number): void {
-    this.varint(field << 3);
-    this.varint(((v << 1) ^ (v >> 31)) >>> 0);
+function writeStore(out: Buffer, at: number, bins: Bins): number {
+  const n = bins.size === 0 ? 0 : bins.maxKey - bins.minKey + 1;
+  out[at++] = 0x12;
+  at = writeVarint(out, at, n * 8);
+  if (n > 0) {
+    out.fill(0, at, at + n * 8);
+    for (const [k, c] of bins.counts) out.writeDoubleLE(c, at + (k - bins.minKey) * 8);
+    at += n * 8;
   }
-
-  message(field: number, body: (w: ProtoWriter) => void): void {
-    const inner = new ProtoWriter();
-    body(inner);
-    this.varint((field << 3) | 2);
-    this.varint(inner.chunks.length);
-    for (const b of inner.chunks) this.chunks.push(b);
-  }
-
-  finish(): Buffer {
-    return Buffer.from(this.chunks);
-  }
+  out[at++] = 0x18;
+  return writeVarint(out, at, zigzag(bins.size === 0 ? 0 : bins.minKey));
 }

@@ -85,8 +85,9 @@ describe('records up to the topic limit', () => {
     expect(described?.config['max.message.bytes']).toBe(String(8 * MiB));
   });
 
-  it('produces and consumes a 6 MiB sealed record; the DLQ keeps its place, not its 6 MiB', async () => {
-    const blob = noise(6 * MiB);
+  it('produces and consumes a multi-MiB sealed record; the DLQ keeps its place, not its bytes', async () => {
+    // Base64 noise gzips to ~76% before sealing: 7 MiB of it is a record of ~5.3 MiB.
+    const blob = noise(7 * MiB);
     await publisher.publish(Blob, [{ tenant: a, value: { parts: [blob] } }]);
     const seen: string[] = [];
     const c = consumer({
@@ -102,7 +103,7 @@ describe('records up to the topic limit', () => {
     expect(seen[0] === blob).toBe(true);
     const [entry] = await dlqEntries((d) => d.source.topic === large.name);
     expect(entry).toMatchObject({ code: 'poison', value: null, source: { topic: large.name, partition: 0, offset: '0', key: a } });
-    expect(entry.valueBytes).toBeGreaterThan(6 * MiB);
+    expect(entry.valueBytes).toBeGreaterThan(5 * MiB);
     expect(entry.reason).toContain(`the original value (${entry.valueBytes} bytes) was too large to keep here`);
     await c.stop();
   });
@@ -122,7 +123,8 @@ describe('records up to the topic limit', () => {
     await c.start();
     await waitFor(() => received.flat().length >= 40);
     await c.stop();
-    expect(received.length).toBeGreaterThanOrEqual(3);
+    // ~15 MiB once gzipped before sealing: at least two records under the 8 MiB limit.
+    expect(received.length).toBeGreaterThanOrEqual(2);
     expect(received.flat().map((p) => p.split(':')[0])).toEqual(parts.map((p) => p.split(':')[0]));
   });
 });

@@ -49,6 +49,28 @@ describe('WindowAggregator', () => {
     expect(sketch.quantiles([0.5, 0.95, 0.99])).toEqual([w.p50, w.p95, w.p99]);
   });
 
+  it('forgets series that went idle, so churning series cost memory only while active, and counts a returning one afresh', () => {
+    const a = agg([['label-a', 0]]);
+    // 1,000 short-lived series, one window each, then a steady one that keeps the watermark moving.
+    for (let i = 0; i < 1_000; i++) add(a, 'label-a', pt(i, T0 + 1, { pod: `pod-${i}` }), i);
+    expect(a.seriesInMemory()).toBe(1_000);
+    let offset = 1_000;
+    let closed = 0;
+    for (let t = T0 + W; t <= T0 + 6 * W; t += 1_000) {
+      add(a, 'label-a', pt(1, t, { pod: 'steady' }), offset++);
+      const c = a.closeDue(t);
+      closed += c.length;
+      a.acknowledge(c);
+    }
+    expect(closed).toBeGreaterThanOrEqual(1_000);
+    expect(a.seriesInMemory()).toBe(1);
+    // A forgotten series that comes back is a series like any other: its new window counts from zero.
+    add(a, 'label-a', pt(7, T0 + 6 * W + 10, { pod: 'pod-3' }), offset++);
+    add(a, 'label-a', pt(1, T0 + 8 * W, { pod: 'steady' }), offset++);
+    const back = a.closeDue(T0 + 8 * W).find((c) => c.window.series.labels['pod'] === 'pod-3');
+    expect(back?.window).toMatchObject({ windowStart: T0 + 6 * W, count: 1, sum: 7 });
+  });
+
   it('keeps tenants and series apart, and one series whatever the order of its labels', () => {
     const a = agg();
     add(a, 'label-a', pt(10, T0, { route: '/x', method: 'GET' }), 1);

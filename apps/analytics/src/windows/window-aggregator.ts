@@ -64,6 +64,10 @@ interface SeriesState {
   labels: Labels;
   unit?: string;
   open: Map<number, OpenWindow>;
+  /** Stream time (`now`) of its last point: a series without open windows and idle is forgotten. */
+  lastSeen: number;
+  /** Its keys in byRawKey (one per label order seen), so forgetting it frees them. */
+  rawKeys: string[];
 }
 
 /** One tenant's records on one partition: ordered, so watermarks and progress are kept per stream. */
@@ -156,6 +160,7 @@ export class WindowAggregator {
     const W = this.opts.windowMs;
     const start = ts - (((ts % W) + W) % W);
     const series = this.seriesOf(stream, point);
+    series.lastSeen = now;
     if (start < stream.closedUntil) {
       this.addLate(stream, series, start, point.value, source.offset);
       return 'late';
@@ -181,11 +186,24 @@ export class WindowAggregator {
     const id = seriesId(point.name, labels);
     s = stream.byId.get(id);
     if (!s) {
-      s = { id, name: point.name, labels, unit: point.unit, open: new Map() };
+      s = { id, name: point.name, labels, unit: point.unit, open: new Map(), lastSeen: 0, rawKeys: [] };
       stream.byId.set(id, s);
     }
     stream.byRawKey.set(raw, s);
+    s.rawKeys.push(raw);
     return s;
+  }
+
+  /**
+   * Forgets the series of a stream that hold no open window and got no point for `idleMs`, so a
+   * tenant's churning series cost memory only while they are active.
+   */
+  private forgetIdleSeries(stream: Stream, now: number, idleMs: number): void {
+    for (const [id, series] of stream.byId) {
+      if (series.open.size > 0 || now - series.lastSeen < idleMs) continue;
+      stream.byId.delete(id);
+      for (const raw of series.rawKeys) stream.byRawKey.delete(raw);
+    }
   }
 
   private addLate(stream: Stream, series: SeriesState, start: number, value: number, offset: number): void {
@@ -228,6 +246,7 @@ export class WindowAggregator {
           if (start + W > newest) newest = start + W;
         }
       }
+      this.forgetIdleSeries(stream, now, 2 * W + this.opts.allowedLatenessMs + this.opts.idleCloseMs);
       // Every window starting before the boundary is now final on this stream.
       const final = idle ? newest : Math.max(newest, Math.ceil(boundary / W) * W);
       if (Number.isFinite(final) && final > stream.closedUntil) stream.closedUntil = final;
@@ -330,6 +349,13 @@ export class WindowAggregator {
 
   openWindows(): number {
     return this.openTotal;
+  }
+
+  /** Series held in memory (with an open window, or seen recently). */
+  seriesInMemory(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.byId.size;
+    return n;
   }
 
   /** Open windows per tenant (for the per-tenant memory gauge and budget). */

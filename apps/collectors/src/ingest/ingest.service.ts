@@ -113,7 +113,7 @@ export class IngestService {
       if (claim.state === 'done') return { ok: true, status: 202, body: claim.answer.body as Accepted, replayed: true };
       if (claim.state === 'in_flight') {
         this.discards.requests.inc({ tenant, reason: 'idempotency_conflict' });
-        return { ok: false, refusal: { status: 409, error: 'conflict', message: 'a request with this Idempotency-Key is still being processed; retry once it has been answered' } };
+        return { ok: false, refusal: { status: 409, error: 'conflict', message: 'a request with this Idempotency-Key is still being processed (or its batch is in doubt while Kafka is slow); retry later with the same key', retryAfterSeconds: 1 } };
       }
     }
     let outcome: IngestOutcome;
