@@ -10,6 +10,7 @@ import { waitForBroker } from '@headroom/kafka';
 import { DEFAULT_KAFKA_BROKERS, brokersFrom, downKafka, statusKafka, upKafka, upTopics } from './kafka';
 import { downPostgres, statusPostgres, upPostgres } from './postgres';
 import { InfraError } from './process';
+import { installPrometheus } from './prometheus';
 import { downRedis, statusRedis, upRedis } from './redis';
 
 const USAGE = 'usage: cli.ts up | down | status | topics';
@@ -20,6 +21,7 @@ async function up(ctx: InfraContext): Promise<void> {
   // Sequential on purpose: apt-get installs cannot run side by side (dpkg lock), and 2 cores are shared.
   const databaseUrl = await upPostgres(ctx);
   const redisUrl = await upRedis(ctx);
+  await installPrometheus(ctx);
   const kafkaBrokers = await upKafka(ctx);
   await upTopics(ctx, kafkaBrokers);
   ctx.log(`infra: up in ${((Date.now() - started) / 1000).toFixed(1)}s; logs in ${ctx.logDir}`);

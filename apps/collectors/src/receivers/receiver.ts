@@ -1,4 +1,4 @@
-import type { IngestBatch } from '@headroom/contracts';
+import type { IngestBatch, PointLimits } from '@headroom/contracts';
 
 /** One problem with a receiver's configuration, with its path (the Collector's confmap style). */
 export interface ConfigIssue {
@@ -7,7 +7,19 @@ export interface ConfigIssue {
 }
 
 /** What a receiver made of one request: the edge's batch shape, or a refusal with a reason. */
-export type Decoded = { ok: true; batch: IngestBatch } | { ok: false; status: 400 | 415; error: string; message: string; issues?: { path: string; message: string; reason: string }[] };
+export type Decoded =
+  | {
+      ok: true;
+      batch: IngestBatch;
+      /**
+       * Samples the receiver dropped itself rather than let one bad sample refuse the whole request
+       * (Mimir's per-sample behaviour, for protocols whose clients do not retry a 400), per reason:
+       * counted in headroom_discarded_samples_total. With it, an empty batch is answered as accepted
+       * (nothing to publish) instead of the edge's 400.
+       */
+      discarded?: Record<string, number>;
+    }
+  | { ok: false; status: 400 | 403 | 413 | 415; error: string; message: string; issues?: { path: string; message: string; reason: string }[] };
 
 /**
  * A way in over HTTP (OTLP/HTTP, Prometheus remote_write, …), in the OpenTelemetry Collector's
@@ -35,5 +47,16 @@ export interface ReceiverFactory<C extends object = object> {
    * JSON body, `{ batchId, accepted }`).
    */
   respond?(accepted: { batchId: string; accepted: { points: number; events: number } }, contentType: string): { status: number; contentType?: string; body?: Buffer | string | object };
-  decode(input: { body: unknown; contentType: string; headers: Record<string, string | string[] | undefined>; tenant: string; now: number }, config: C): Decoded | Promise<Decoded>;
+  decode(
+    input: {
+      body: unknown;
+      contentType: string;
+      headers: Record<string, string | string[] | undefined>;
+      tenant: string;
+      now: number;
+      /** The tenant's effective point limits, for a receiver that drops what the edge would refuse. */
+      limits: PointLimits;
+    },
+    config: C,
+  ): Decoded | Promise<Decoded>;
 }

@@ -1,10 +1,13 @@
 import type { ReceiverFactory } from './receiver';
+import { prometheusRemoteWriteReceiver } from './prometheus-remote-write/prometheus-remote-write.receiver';
 
 /**
  * Every receiver the collectors service can run, by type. Adding a way in is adding a folder under
  * `receivers/` with its factory, and one line here.
  */
-export const RECEIVERS: readonly ReceiverFactory[] = [];
+export const RECEIVERS: readonly ReceiverFactory[] = [
+  prometheusRemoteWriteReceiver,
+];
 
 export function receiverByPath(path: string): ReceiverFactory | undefined {
   return RECEIVERS.find((r) => r.path === path);
