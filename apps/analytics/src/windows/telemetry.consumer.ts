@@ -16,12 +16,17 @@ export interface AnalyticsSettings {
 /**
  * Thin: telemetry records in, WindowsService does the work; commits wait for windows to be
  * persisted. After each flush the consumer pauses while more is waiting to be persisted than the
- * budget allows (PostgreSQL or the broker slow) and resumes once it drains: memory plateaus.
+ * budget allows (PostgreSQL or the broker slow) and resumes once it drains; it also pauses while one
+ * flush takes longer than STALLED_FLUSH_TICKS ticks (PostgreSQL stopped: nothing closes or drains,
+ * and taking records would only open more windows): memory plateaus.
  */
+const STALLED_FLUSH_TICKS = 6;
+
 @Injectable()
 export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly consumer: TenantTopicConsumer;
   private timer: NodeJS.Timeout | undefined;
+  private flushStartedAt: number | undefined;
 
   constructor(
     @Inject(WindowsService) private readonly windows: WindowsService,
@@ -52,8 +57,18 @@ export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private async tick(): Promise<void> {
-    // Quiet streams close by the clock only when nothing is queued behind and the broker answers.
-    await this.windows.flush(this.consumer.caughtUp());
+    if (this.flushStartedAt !== undefined) {
+      // The previous flush is still running: no second one behind it; past a few ticks, stop taking records.
+      if (Date.now() - this.flushStartedAt > STALLED_FLUSH_TICKS * this.settings.flushIntervalMs && !this.consumer.isPaused()) this.consumer.pause();
+      return;
+    }
+    this.flushStartedAt = Date.now();
+    try {
+      // Quiet streams close by the clock only when nothing is queued behind and the broker answers.
+      await this.windows.flush(this.consumer.caughtUp());
+    } finally {
+      this.flushStartedAt = undefined;
+    }
     if (this.windows.overBudget()) this.consumer.pause();
     else if (this.consumer.isPaused()) this.consumer.resume();
   }
