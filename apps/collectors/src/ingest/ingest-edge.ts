@@ -2,6 +2,8 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { READINESS, type Readiness } from '@headroom/runtime';
 import { bearerToken, TenantDirectory, type Principal } from '@headroom/tenancy';
 import { RECEIVERS, receiverByPath } from '../receivers/registry';
@@ -44,6 +46,14 @@ export class IngestEdge implements OnModuleInit {
     // Receivers whose bodies are binary (protobuf, snappy) get them raw, under the same body limit.
     const raw = [...new Set(RECEIVERS.flatMap((r) => r.rawContentTypes))];
     if (raw.length > 0) fastify.addContentTypeParser(raw, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    // Receivers that take compressed bodies (OTLP exporters' `compression: 'gzip'`) get them decoded
+    // before parsing; Fastify's body limit counts the decoded bytes too, so a gzip bomb is cut off
+    // at INGEST_MAX_BODY_BYTES (413), and bytes that are not gzip are a 400.
+    fastify.addHook('preParsing', async (request, _reply, payload) => {
+      const encoding = String(request.headers['content-encoding'] ?? '').trim().toLowerCase();
+      if (encoding !== 'gzip' || !receiverByPath(request.url.split('?')[0])?.contentEncodings?.includes('gzip')) return payload;
+      return gunzipped(payload);
+    });
   }
 
   private async beforeBody(request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -71,4 +81,20 @@ export class IngestEdge implements OnModuleInit {
     }
     principals.set(request.raw, principal);
   }
+}
+
+/**
+ * The request body, gunzipped. `receivedEncodedLength` (the compressed bytes read) is what Fastify
+ * compares with Content-Length and also holds under the body limit.
+ */
+function gunzipped(payload: Readable): Readable {
+  const out = createGunzip() as ReturnType<typeof createGunzip> & { receivedEncodedLength: number };
+  out.receivedEncodedLength = 0;
+  payload.on('data', (chunk: Buffer) => (out.receivedEncodedLength += chunk.length));
+  payload.on('error', (err) => out.destroy(err));
+  out.on('error', (err: Error & { statusCode?: number }) => {
+    err.statusCode ??= 400;
+    err.message = `the body is not valid gzip (Content-Encoding: gzip): ${err.message}`;
+  });
+  return payload.pipe(out);
 }

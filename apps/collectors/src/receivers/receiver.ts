@@ -18,6 +18,11 @@ export type Decoded =
        * (nothing to publish) instead of the edge's 400.
        */
       discarded?: Record<string, number>;
+      /**
+       * What the protocol's answer reports as not accepted (OTLP's `partialSuccess`): the count in
+       * the protocol's own unit (e.g. OTLP data points) and a message; handed to `respond()`.
+       */
+      partial?: { rejected: number; message: string };
     }
   | { ok: false; status: 400 | 403 | 413 | 415; error: string; message: string; issues?: { path: string; message: string; reason: string }[] };
 
@@ -35,6 +40,11 @@ export interface ReceiverFactory<C extends object = object> {
   readonly path: string;
   /** Content types whose bodies it takes raw (a Buffer), e.g. `application/x-protobuf`. */
   readonly rawContentTypes: readonly string[];
+  /**
+   * Content-Encodings the edge undoes before the body is parsed (`gzip`); the body limit applies
+   * to the decoded bytes too. Others reach `decode()` as sent (e.g. remote_write's snappy).
+   */
+  readonly contentEncodings?: readonly 'gzip'[];
   readonly defaultConfig: C;
   validate(config: unknown): ConfigIssue[];
   /**
@@ -46,7 +56,11 @@ export interface ReceiverFactory<C extends object = object> {
    * The answer to an accepted request, in the protocol's own terms (default: 202 with the edge's
    * JSON body, `{ batchId, accepted }`).
    */
-  respond?(accepted: { batchId: string; accepted: { points: number; events: number } }, contentType: string): { status: number; contentType?: string; body?: Buffer | string | object };
+  respond?(
+    accepted: { batchId: string; accepted: { points: number; events: number } },
+    contentType: string,
+    partial?: { rejected: number; message: string },
+  ): { status: number; contentType?: string; body?: Buffer | string | object };
   decode(
     input: {
       body: unknown;

@@ -74,7 +74,7 @@ export class ReceiversController {
       void reply.code(202);
       return accepted;
     }
-    const answer = receiver.respond(accepted, String(request.headers['content-type'] ?? ''));
+    const answer = receiver.respond(accepted, String(request.headers['content-type'] ?? ''), decoded.partial);
     void reply.code(answer.status);
     if (answer.contentType) void reply.header('content-type', answer.contentType);
     return answer.body ?? '';

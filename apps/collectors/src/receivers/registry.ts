@@ -1,4 +1,5 @@
 import type { ReceiverFactory } from './receiver';
+import { otlpHttpReceiver } from './otlp-http/otlp-http.receiver';
 import { prometheusRemoteWriteReceiver } from './prometheus-remote-write/prometheus-remote-write.receiver';
 
 /**
@@ -7,6 +8,7 @@ import { prometheusRemoteWriteReceiver } from './prometheus-remote-write/prometh
  */
 export const RECEIVERS: readonly ReceiverFactory[] = [
   prometheusRemoteWriteReceiver,
+  otlpHttpReceiver,
 ];
 
 export function receiverByPath(path: string): ReceiverFactory | undefined {
