@@ -3,16 +3,20 @@ import { RuntimeModule, type Logger } from '@headroom/runtime';
 import { TenancyModule } from '@headroom/tenancy';
 import type { CollectorsConfig } from './config';
 import { IngestModule } from './ingest/ingest.module';
+import { ScrapersModule } from './scrapers/scrapers.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: CollectorsConfig, logger: Logger): DynamicModule {
+    const ingest = IngestModule.forRoot(config);
     return {
       module: AppModule,
       imports: [
         RuntimeModule.forRoot({ service: 'collectors', logger }),
         TenancyModule.forRoot({ service: 'collectors', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
-        IngestModule.forRoot(config),
+        ingest,
+        // Built-in scrapers publish through the same ingest edge (the same module instance).
+        ...(config.COLLECTORS_SCRAPERS ? [ScrapersModule.forRoot(config.COLLECTORS_SCRAPERS, config.REDIS_URL, ingest)] : []),
       ],
     };
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseEnvSchema, portEnv, redisEnvSchema } from '@headroom/config';
+import { parseScrapersConfig } from './scrapers/config';
 
 export const collectorsEnvSchema = baseEnvSchema
   .merge(portEnv(4010))
@@ -29,6 +30,21 @@ export const collectorsEnvSchema = baseEnvSchema
       INGEST_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
       /** How long an Idempotency-Key's first answer is replayed. */
       IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(24 * 3600),
+      /**
+       * Built-in scrapers (docs/scrapers.md), JSON: `{ "tenant": "platform-ops", "intervalMs": 15000,
+       * "scrapers": [{ "type": "host" }, …] }`. Unset or empty: none. Every problem is reported with
+       * its path (`COLLECTORS_SCRAPERS.scrapers.1.url`).
+       */
+      COLLECTORS_SCRAPERS: z
+        .string()
+        .optional()
+        .transform((raw, ctx) => {
+          if (raw === undefined || raw.trim() === '') return undefined;
+          const parsed = parseScrapersConfig(raw);
+          if (parsed.ok) return parsed.config;
+          for (const issue of parsed.issues) ctx.addIssue({ code: z.ZodIssueCode.custom, path: issue.path ? issue.path.split('.') : [], message: issue.message });
+          return z.NEVER;
+        }),
     }),
   );
 export type CollectorsConfig = z.infer<typeof collectorsEnvSchema>;

@@ -34,6 +34,7 @@ export class IngestModule {
           useFactory: (publisher: RecordPublisher): TelemetrySink => ({ publish: (records, signal) => publisher.publish(TelemetryBatchMessage, records, { split: splitTelemetryBatch, signal }) }),
         },
       ],
+      exports: [IngestService],
     };
   }
 }
