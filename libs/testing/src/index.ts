@@ -3,3 +3,4 @@ export * from './slack-mock';
 export * from './service-process';
 export * from './infra';
 export * from './local-stack';
+export * from './manual-sink';

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
 import {
@@ -8,13 +7,12 @@ import {
   validateIngestBatch,
   type IngestBatch,
   type MetricPoint,
-  type PlatformEvent,
   type PointIssue,
-  type TelemetryBatch,
   type TelemetryBatchMessage,
   type TenantLimits,
 } from '@headroom/contracts';
-import { PublishAbortedError, recordKey, type OutgoingRecord } from '@headroom/kafka';
+import { PublishAbortedError, type OutgoingRecord } from '@headroom/kafka';
+import { pseudonymiseEvent, splitTelemetryBatch, telemetryRecords } from '@headroom/publisher';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { ActiveSeriesCache, TenantAdmission } from '../limits/tenant-admission';
@@ -261,19 +259,12 @@ export class IngestService {
    * Resolves only once Kafka has acknowledged, so a 202 means durable.
    */
   private async publish(tenant: string, batch: IngestBatch, keys: string[], opts: { traceparent?: string; source?: string }): Promise<{ batchId: string; records: number }> {
-    const batchId = randomUUID();
     const shards = this.directory.tenant(tenant)?.shards ?? 1;
-    const events = batch.events.map((e) => this.pseudonymise(tenant, e));
-    const groups = new Map<string, { points: MetricPoint[]; events: PlatformEvent[] }>();
-    const group = (key: string) => groups.get(key) ?? groups.set(key, { points: [], events: [] }).get(key)!;
-    batch.points.forEach((p, i) => group(recordKey(tenant, shards, keys[i])).points.push(p));
-    if (events.length) group(recordKey(tenant, shards, 'events')).events.push(...events);
-
-    const receivedAt = Date.now();
-    const records = [...groups.entries()].map(([key, g]) => {
-      const value: TelemetryBatch = { batchId, source: opts.source ?? 'http', receivedAt, points: g.points, events: g.events };
-      return { tenant, key, value, traceparent: opts.traceparent };
-    });
+    const events = batch.events.map((e) => pseudonymiseEvent(this.directory.keyring, tenant, e));
+    const { batchId, records } = telemetryRecords(
+      { points: batch.points, events },
+      { tenant, shards, source: opts.source ?? 'http', traceparent: opts.traceparent, seriesKeys: keys },
+    );
     const abort = new AbortController();
     let sent = true;
     const publishing = this.sink.publish(records, abort.signal).catch((err: unknown) => {
@@ -300,27 +291,7 @@ export class IngestService {
     this.accepted.inc({ tenant, kind: 'event' }, batch.events.length);
     return { batchId, records: records.length };
   }
-
-  private pseudonymise(tenant: string, event: PlatformEvent): PlatformEvent {
-    if (event.type === 'song_play' || event.type === 'failed_login') {
-      return { ...event, userId: this.directory.keyring.pseudonymise(tenant, event.userId) };
-    }
-    return event;
-  }
 }
 
-/**
- * Halves a telemetry record that is too large for one Kafka record: points and events are shared
- * out so both halves are non-empty and smaller, each item in exactly one half, order kept.
- */
-export function splitTelemetryBatch(value: TelemetryBatch): [TelemetryBatch, TelemetryBatch] | undefined {
-  const p = value.points.length;
-  const e = value.events.length;
-  if (p + e < 2) return undefined;
-  const hp = Math.ceil(p / 2);
-  const he = Math.floor(e / 2);
-  return [
-    { ...value, points: value.points.slice(0, hp), events: value.events.slice(0, he) },
-    { ...value, points: value.points.slice(hp), events: value.events.slice(he) },
-  ];
-}
+/** Shared with the publisher library (libs/publisher/src/telemetry-records.ts); re-exported for existing imports. */
+export { splitTelemetryBatch };
