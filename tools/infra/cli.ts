@@ -1,13 +1,14 @@
 /**
  * `npm run infra:up | infra:down | infra:status`: the real Kafka, PostgreSQL and Redis that the
  * services and integration tests use, on one Debian machine without Docker or systemd.
- * Idempotent; env vars (KAFKA_BROKERS, DATABASE_URL, REDIS_URL) point at external servers instead.
+ * Idempotent; env vars (KAFKA_BROKERS, DATABASE_URL, REDIS_URL) point at external servers instead;
+ * the KAFKA_* TLS/SASL variables (docs/infra.md) apply to KAFKA_BROKERS as in the services.
  * `topics` only ensures the registry topics on KAFKA_BROKERS (deployment Job / compose init).
  * See docs/infra.md.
  */
 import { InfraContext, createContext, ensureDirs } from './context';
 import { waitForBroker } from '@headroom/kafka';
-import { DEFAULT_KAFKA_BROKERS, brokersFrom, downKafka, statusKafka, upKafka, upTopics } from './kafka';
+import { DEFAULT_KAFKA_BROKERS, downKafka, kafkaTargetOf, statusKafka, upKafka, upTopics } from './kafka';
 import { downPostgres, statusPostgres, upPostgres } from './postgres';
 import { InfraError } from './process';
 import { installPrometheus } from './prometheus';
@@ -46,8 +47,10 @@ async function status(ctx: InfraContext): Promise<void> {
 /** Only the registry topics, on KAFKA_BROKERS (or the local broker): what a deployment's Job runs. */
 async function topics(ctx: InfraContext): Promise<void> {
   const brokers = ctx.env.KAFKA_BROKERS || DEFAULT_KAFKA_BROKERS;
+  // With the KAFKA_* TLS/SASL settings the services use (a bad one stops here, every problem listed).
+  const target = kafkaTargetOf(ctx, brokers);
   try {
-    await waitForBroker(brokersFrom(brokers), 120_000);
+    await waitForBroker(target, 120_000);
   } catch (err) {
     throw new InfraError('kafka', (err as Error).message);
   }

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allTopics } from '@headroom/contracts';
-import { ensureTopics, waitForBroker } from '@headroom/kafka';
+import { ConfigError, kafkaEnvSchema, kafkaTargetFromConfig, loadConfig } from '@headroom/config';
+import { describeKafkaTarget, ensureTopics, waitForBroker, type KafkaTarget } from '@headroom/kafka';
 import { InfraContext, readState, updateState } from './context';
 import {
   InfraError,
@@ -67,6 +68,33 @@ export function brokersFrom(value: string): string[] {
     .split(',')
     .map((b) => b.trim())
     .filter((b) => b.length > 0);
+}
+
+/**
+ * The cluster named by KAFKA_BROKERS with the same KAFKA_* security settings the services read
+ * (validated the same way, every problem at once); `undefined` when KAFKA_BROKERS is unset: the
+ * local PLAINTEXT broker, which security settings cannot apply to.
+ */
+export function externalKafka(ctx: InfraContext): KafkaTarget | undefined {
+  let config;
+  try {
+    config = loadConfig(kafkaEnvSchema, ctx.env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new InfraError(`${STEP}: settings`, err.message);
+    throw err;
+  }
+  if (!ctx.env.KAFKA_BROKERS) {
+    if (config.KAFKA_SECURITY_PROTOCOL !== 'PLAINTEXT') {
+      throw new InfraError(`${STEP}: settings`, `KAFKA_SECURITY_PROTOCOL=${config.KAFKA_SECURITY_PROTOCOL} needs KAFKA_BROKERS: the local broker (${DEFAULT_KAFKA_BROKERS}) is PLAINTEXT`);
+    }
+    return undefined;
+  }
+  return kafkaTargetFromConfig(config);
+}
+
+/** KAFKA_BROKERS with its security settings, or the local broker at `brokers`. */
+export function kafkaTargetOf(ctx: InfraContext, brokers: string): KafkaTarget {
+  return externalKafka(ctx) ?? { brokers: brokersFrom(brokers) };
 }
 
 /** Single node, loopback only, small footprint; settings a test suite needs to be quick. */
@@ -227,15 +255,15 @@ async function waitUntilServing(p: KafkaPaths, pid: number, timeoutMs: number): 
 
 /** Starts (or finds) the broker; resolves to the KAFKA_BROKERS value to use. */
 export async function upKafka(ctx: InfraContext): Promise<string> {
-  const external = ctx.env.KAFKA_BROKERS;
+  const external = externalKafka(ctx);
   if (external) {
     try {
-      await waitForBroker(brokersFrom(external), 15_000);
+      await waitForBroker(external, 15_000);
     } catch (err) {
-      throw new InfraError(STEP, `KAFKA_BROKERS=${external}: ${(err as Error).message}`);
+      throw new InfraError(STEP, `KAFKA_BROKERS=${ctx.env.KAFKA_BROKERS}: ${(err as Error).message}`);
     }
-    ctx.log(`kafka: using KAFKA_BROKERS ${external} (broker answers)`);
-    return external;
+    ctx.log(`kafka: using KAFKA_BROKERS ${describeKafkaTarget(external)} (broker answers)`);
+    return ctx.env.KAFKA_BROKERS!;
   }
 
   const p = pathsOf(ctx);
@@ -297,8 +325,9 @@ export async function upKafka(ctx: InfraContext): Promise<string> {
 
 /** Creates or grows the registry's topics on the brokers. */
 export async function upTopics(ctx: InfraContext, brokers: string): Promise<void> {
+  const target = kafkaTargetOf(ctx, brokers);
   try {
-    const result = await ensureTopics(brokersFrom(brokers), allTopics, { timeoutMs: 60_000, clientId: 'headroom-infra' });
+    const result = await ensureTopics(target, allTopics, { timeoutMs: 60_000, clientId: 'headroom-infra' });
     const parts = [
       result.created.length > 0 ? `created ${result.created.join(', ')}` : '',
       result.expanded.length > 0 ? `added partitions to ${result.expanded.join(', ')}` : '',
@@ -332,13 +361,18 @@ export async function downKafka(ctx: InfraContext): Promise<void> {
 }
 
 export async function statusKafka(ctx: InfraContext): Promise<string> {
-  const external = ctx.env.KAFKA_BROKERS;
+  let external: KafkaTarget | undefined;
+  try {
+    external = externalKafka(ctx);
+  } catch (err) {
+    return `kafka: ${(err as Error).message}`;
+  }
   if (external) {
-    const up = await waitForBroker(brokersFrom(external), 3_000).then(
+    const up = await waitForBroker(external, 3_000).then(
       () => true,
       () => false,
     );
-    return `kafka: ${up ? 'up' : 'down'} at ${external} (KAFKA_BROKERS)`;
+    return `kafka: ${up ? 'up' : 'down'} at ${describeKafkaTarget(external)} (KAFKA_BROKERS)`;
   }
   const up = await isPortOpen(HOST, BROKER_PORT);
   const pid = managedPid(ctx);

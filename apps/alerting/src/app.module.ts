@@ -1,3 +1,4 @@
+import { kafkaConnectionFromConfig } from '@headroom/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
@@ -13,7 +14,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         RuntimeModule.forRoot({ service: 'alerting', logger, metrics }),
-        TenancyModule.forRoot({ service: 'alerting', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        TenancyModule.forRoot({ service: 'alerting', kafka: kafkaConnectionFromConfig(config, 'alerting'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         AlertingModule.forRoot(config),
       ],
     };

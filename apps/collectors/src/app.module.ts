@@ -1,3 +1,4 @@
+import { kafkaConnectionFromConfig } from '@headroom/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
 import { TenancyModule } from '@headroom/tenancy';
@@ -13,7 +14,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         RuntimeModule.forRoot({ service: 'collectors', logger }),
-        TenancyModule.forRoot({ service: 'collectors', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        TenancyModule.forRoot({ service: 'collectors', kafka: kafkaConnectionFromConfig(config, 'collectors'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         ingest,
         // Built-in scrapers publish through the same ingest edge (the same module instance).
         ...(config.COLLECTORS_SCRAPERS ? [ScrapersModule.forRoot(config.COLLECTORS_SCRAPERS, config.REDIS_URL, ingest)] : []),

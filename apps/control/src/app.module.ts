@@ -1,3 +1,4 @@
+import { kafkaConnectionFromConfig } from '@headroom/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
 import { TenancyModule } from '@headroom/tenancy';
@@ -13,7 +14,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         RuntimeModule.forRoot({ service: 'control', logger }),
-        TenancyModule.forRoot({ service: 'control', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        TenancyModule.forRoot({ service: 'control', kafka: kafkaConnectionFromConfig(config, 'control'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         TenantsModule.forRoot(config),
         AuditModule.forRoot(config),

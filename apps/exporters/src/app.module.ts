@@ -1,3 +1,4 @@
+import { kafkaConnectionFromConfig } from '@headroom/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
@@ -14,7 +15,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         RuntimeModule.forRoot({ service: 'exporters', logger, metrics }),
-        TenancyModule.forRoot({ service: 'exporters', brokers: config.KAFKA_BROKERS, kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        TenancyModule.forRoot({ service: 'exporters', kafka: kafkaConnectionFromConfig(config, 'exporters'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         PrometheusModule.forRoot({
           groupId: config.EXPORTERS_GROUP_ID,

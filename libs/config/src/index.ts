@@ -1,1 +1,2 @@
+export * from './kafka-env';
 export * from './load-config';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kafkaEnvProblems, kafkaEnvSchema } from './kafka-env';
 
 export class ConfigError extends Error {
   constructor(readonly problems: { key: string; message: string }[]) {
@@ -14,21 +15,26 @@ export class ConfigError extends Error {
  */
 export function loadConfig<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const result = schema.safeParse(env);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => ({ key: i.path.join('.') || '(env)', message: i.message })));
-  }
+  const problems = result.success ? [] : result.error.issues.map((i) => ({ key: i.path.join('.') || '(env)', message: i.message }));
+  // Rules across several variables run on the raw environment beside the schema (a zod refinement
+  // on the object would be skipped as soon as any single variable is invalid).
+  if (schemaKeys(schema).has('KAFKA_SECURITY_PROTOCOL')) problems.push(...kafkaEnvProblems(env));
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }
 
-const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+function schemaKeys(schema: z.ZodTypeAny): Set<string> {
+  let s: z.ZodTypeAny = schema;
+  while (s instanceof z.ZodEffects) s = s.innerType();
+  return new Set(s instanceof z.ZodObject ? Object.keys(s.shape as object) : []);
+}
 
-/** Variables every service shares. Defaults point at the local stack started by `npm run infra:up`. */
+/**
+ * Variables every service shares. Defaults point at the local stack started by `npm run infra:up`;
+ * the KAFKA_* ones (brokers, TLS, SASL) are `kafkaEnvSchema` (kafka-env.ts).
+ */
 export const baseEnvSchema = z.object({
-  KAFKA_BROKERS: z
-    .string()
-    .default('127.0.0.1:9092')
-    .transform(csv)
-    .refine((l) => l.length > 0 && l.every((b) => /^[^:\s]+:\d+$/.test(b)), 'must be a comma-separated list of host:port'),
+  ...kafkaEnvSchema.shape,
   HEADROOM_KEK: z
     .string({ required_error: 'is required: base64 of a 32-byte key-encryption key (see README)' })
     .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be base64 of exactly 32 bytes'),

@@ -1,11 +1,13 @@
 /**
  * Topic administration: create the registry's topics, grow their partitions, wait for a broker.
- * Used by `npm run infra:up`, deployment jobs and integration specs; callers pass the brokers
- * (libraries never read the environment).
+ * Used by `npm run infra:up`, deployment jobs and integration specs; callers pass the brokers, or a
+ * `KafkaTarget` (brokers + TLS/SASL settings, the same shape the services' clients use);
+ * libraries never read the environment.
  */
 import { ConfigResourceTypes, ConfigSource, Kafka, logLevel } from 'kafkajs';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { TopicSpec } from '@headroom/contracts';
+import { describeKafkaTarget, kafkaSecurityOptions, kafkaTarget, type KafkaTarget } from './client';
 
 export interface EnsureTopicsOptions {
   /** Upper bound for the whole operation, and the broker-side timeout of each request. */
@@ -34,10 +36,11 @@ export interface TopicDescription {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-function client(brokers: string[], clientId: string, level: logLevel, connectionTimeout = 3_000): Kafka {
+function client(target: KafkaTarget, clientId: string, level: logLevel, connectionTimeout = 3_000): Kafka {
   return new Kafka({
     clientId,
-    brokers,
+    brokers: [...target.brokers],
+    ...kafkaSecurityOptions(target.security),
     logLevel: level,
     connectionTimeout,
     // A fresh single-node broker may answer before its controller has elected leaders: retry briefly.
@@ -73,13 +76,15 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * Resolves once a broker of the cluster answers a metadata request; rejects after `timeoutMs`
  * with the last connection error. Connection-refused retries are expected here, so the client is silent.
  */
-export async function waitForBroker(brokers: string[], timeoutMs: number): Promise<void> {
+export async function waitForBroker(brokers: readonly string[] | KafkaTarget, timeoutMs: number): Promise<void> {
+  const target = kafkaTarget(brokers);
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no attempt made';
   while (Date.now() < deadline) {
     const kafka = new Kafka({
       clientId: 'headroom-wait',
-      brokers,
+      brokers: [...target.brokers],
+      ...kafkaSecurityOptions(target.security),
       logLevel: logLevel.NOTHING,
       connectionTimeout: 1_000,
       retry: { retries: 0 },
@@ -93,12 +98,17 @@ export async function waitForBroker(brokers: string[], timeoutMs: number): Promi
       lastError = 'broker answered but no controller is elected yet';
     } catch (err) {
       lastError = errorMessage(err);
+      // Wrong credentials do not fix themselves: say so now rather than after the whole wait.
+      if (err instanceof Error && err.name === 'KafkaJSSASLAuthenticationError') {
+        await admin.disconnect().catch(() => undefined);
+        throw new Error(`Kafka broker ${describeKafkaTarget(target)} refused the credentials: ${lastError}`);
+      }
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
     await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
   }
-  throw new Error(`Kafka broker ${brokers.join(',')} did not answer within ${timeoutMs} ms: ${lastError}`);
+  throw new Error(`Kafka broker ${describeKafkaTarget(target)} did not answer within ${timeoutMs} ms: ${lastError}`);
 }
 
 /**
@@ -107,12 +117,13 @@ export async function waitForBroker(brokers: string[], timeoutMs: number): Promi
  * and registry configs that drifted are set again (other topic-level overrides are kept).
  */
 export async function ensureTopics(
-  brokers: string[],
+  brokers: readonly string[] | KafkaTarget,
   topics: readonly TopicSpec[],
   opts: EnsureTopicsOptions = {},
 ): Promise<EnsureTopicsResult> {
+  const target = kafkaTarget(brokers);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const kafka = client(brokers, opts.clientId ?? 'headroom-admin', logLevel.ERROR);
+  const kafka = client(target, opts.clientId ?? 'headroom-admin', logLevel.ERROR);
   const work = withAdmin(kafka, async (admin) => {
     const result: EnsureTopicsResult = { created: [], existing: [], expanded: [], reconfigured: [] };
     const present = new Set(await admin.listTopics());
@@ -147,7 +158,7 @@ export async function ensureTopics(
     }
     return result;
   });
-  return withTimeout(work, timeoutMs, `ensureTopics on ${brokers.join(',')}`);
+  return withTimeout(work, timeoutMs, `ensureTopics on ${describeKafkaTarget(target)}`);
 }
 
 async function reconcileConfigs(admin: Admin, topics: readonly TopicSpec[]): Promise<string[]> {
@@ -183,12 +194,13 @@ async function reconcileConfigs(admin: Admin, topics: readonly TopicSpec[]): Pro
 
 /** Partition counts and effective configs of the named topics (for checks and tooling). */
 export async function describeTopics(
-  brokers: string[],
+  brokers: readonly string[] | KafkaTarget,
   names: readonly string[],
   opts: { timeoutMs?: number } = {},
 ): Promise<TopicDescription[]> {
+  const target = kafkaTarget(brokers);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const kafka = client(brokers, 'headroom-describe', logLevel.ERROR);
+  const kafka = client(target, 'headroom-describe', logLevel.ERROR);
   const work = withAdmin(kafka, async (admin) => {
     const metadata = await admin.fetchTopicMetadata({ topics: [...names] });
     const configs = await admin.describeConfigs({
@@ -200,5 +212,5 @@ export async function describeTopics(
     );
     return metadata.topics.map((t) => ({ name: t.name, partitions: t.partitions.length, config: configByName.get(t.name) ?? {} }));
   });
-  return withTimeout(work, timeoutMs, `describeTopics on ${brokers.join(',')}`);
+  return withTimeout(work, timeoutMs, `describeTopics on ${describeKafkaTarget(target)}`);
 }

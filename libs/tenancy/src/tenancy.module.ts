@@ -2,7 +2,7 @@ import { DynamicModule, Global, Inject, Injectable, Module, type OnApplicationSh
 import type { Registry } from 'prom-client';
 import { ControlRecordMessage } from '@headroom/contracts';
 import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
-import { CompactedTopicReader, createKafkaClient, createKafkaMetrics, RecordPublisher, type KafkaClient } from '@headroom/kafka';
+import { CompactedTopicReader, createKafkaClient, createKafkaMetrics, RecordPublisher, type KafkaClient, type KafkaConnectionSettings } from '@headroom/kafka';
 import { LOGGER, METRICS, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { TenantDirectory } from './tenant-directory';
 import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
@@ -10,7 +10,8 @@ import { TenantConsumers } from './tenant-topic-consumer';
 
 export interface TenancyOptions {
   service: string;
-  brokers: string[];
+  /** Brokers, client id and TLS/SASL settings: `kafkaConnectionFromConfig(config, service)` (@headroom/config). */
+  kafka: KafkaConnectionSettings;
   kekBase64: string;
   kekId: string;
 }
@@ -79,7 +80,7 @@ export class TenancyModule {
         {
           provide: KAFKA,
           inject: [LOGGER],
-          useFactory: (logger: Logger) => createKafkaClient({ brokers: options.brokers, clientId: options.service, logger }),
+          useFactory: (logger: Logger) => createKafkaClient({ ...options.kafka, logger }),
         },
         { provide: KEYRING, useFactory: () => new TenantKeyring(KeyEncryptionKey.fromBase64(options.kekBase64, options.kekId)) },
         { provide: TenantDirectory, inject: [KEYRING], useFactory: (k: TenantKeyring) => new TenantDirectory(k) },
