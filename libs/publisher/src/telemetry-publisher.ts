@@ -59,7 +59,8 @@ export interface TelemetryPublisherOptions extends TelemetryPublisherSettings {
   brokers: string[];
   /** The deployment's KEK (HEADROOM_KEK), base64 of 32 bytes: it unwraps the tenant's keys from the control topic. */
   kekBase64: string;
-  kekId: string;
+  /** The KEK's id (HEADROOM_KEK_ID; default `kek-1`, as the services'). */
+  kekId?: string;
   clientId: string;
   logger: KafkaLogger;
   /** How long `connect()` waits for the control topic to be read to its end (default 30 s). */
@@ -189,13 +190,16 @@ export class TelemetryPublisher {
    */
   static async connect(opts: TelemetryPublisherOptions): Promise<TelemetryPublisher> {
     const kafka = createKafkaClient({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger });
-    const keyring = new TenantKeyring(KeyEncryptionKey.fromBase64(opts.kekBase64, opts.kekId));
+    const keyring = new TenantKeyring(KeyEncryptionKey.fromBase64(opts.kekBase64, opts.kekId ?? 'kek-1'));
     const directory = new TenantDirectory(keyring);
     const reader = new CompactedTopicReader(kafka, {
       contract: ControlRecordMessage,
       groupPrefix: `${opts.clientId}-control`,
       logger: opts.logger,
-      apply: (key, value) => directory.apply(key, value),
+      // Only this tenant's records: the process unwraps (and holds) no other tenant's keys.
+      apply: (key, value) => {
+        if (ownRecord(opts.tenant, key, value)) directory.apply(key, value);
+      },
     });
     const records = new RecordPublisher(kafka, keyring);
     const stop = async () => {
@@ -209,7 +213,7 @@ export class TelemetryPublisher {
       const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
       const outcome = await Promise.race([reader.waitUntilCaughtUp(), timedOut]).finally(() => clearTimeout(timer));
       if (outcome === 'timeout') throw new Error(`the control topic (${ControlRecordMessage.topic.name}) was not read to its end within ${timeoutMs} ms`);
-      checkTenant(directory, opts.tenant, opts.kekId);
+      checkTenant(directory, opts.tenant, opts.kekId ?? 'kek-1');
       await records.connect();
     } catch (err) {
       await stop();
@@ -413,6 +417,12 @@ export class TelemetryPublisher {
     }
     this.wake();
   }
+}
+
+/** A control record (or tombstone) about `tenant`: control keys are `<kind>/<tenant>[/…]`, except API keys (`api_key/<keyId>`, not needed here). */
+function ownRecord(tenant: string, key: string | null, value: unknown): boolean {
+  if (value !== null && typeof value === 'object' && 'tenant' in value) return (value as { tenant: unknown }).tenant === tenant && (value as { kind?: unknown }).kind !== 'api_key';
+  return key !== null && key.split('/')[1] === tenant;
 }
 
 /** The tenant's record if it may be published for; a clear TenantUnavailableError otherwise. */
