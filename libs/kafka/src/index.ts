@@ -8,3 +8,4 @@ export * from './metrics';
 export * from './partitioning';
 export * from './publisher';
 export * from './raw-records';
+export * from './consumer-lag';

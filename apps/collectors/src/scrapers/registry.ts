@@ -1,6 +1,7 @@
 import type { ScraperFactory } from './scraper';
 import { hostScraper } from './host/host.scraper';
 import { httpProbeScraper } from './http-probe/http-probe.scraper';
+import { kafkaScraper } from './kafka/kafka.scraper';
 import { nodeRuntimeScraper } from './node-runtime/node-runtime.scraper';
 import { postgresScraper } from './postgres/postgres.scraper';
 import { redisScraper } from './redis/redis.scraper';
@@ -15,6 +16,7 @@ export const SCRAPERS: readonly ScraperFactory[] = [
   httpProbeScraper,
   postgresScraper,
   nodeRuntimeScraper,
+  kafkaScraper,
 ] as ScraperFactory[];
 
 export function scraperByType(type: string): ScraperFactory | undefined {

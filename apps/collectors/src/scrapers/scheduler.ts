@@ -1,5 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { MetricPoint } from '@headroom/contracts';
+import type { KafkaClient } from '@headroom/kafka';
 import type { Logger } from '@headroom/runtime';
 import type { ScrapersConfig, ScraperEntry } from './config';
 import { leaseKey, type ScrapeLeases } from './lease';
@@ -18,6 +19,8 @@ export interface SchedulerDeps {
   metrics: Registry;
   /** `<hostname>/<pid>`. */
   instance: string;
+  /** Handed to the scrapers (the `kafka` scraper reads consumer lag with it). */
+  kafka?: KafkaClient;
   now?: () => number;
 }
 
@@ -52,7 +55,7 @@ export class ScrapeScheduler {
     private readonly deps: SchedulerDeps,
   ) {
     this.now = deps.now ?? Date.now;
-    this.running = config.scrapers.map((entry) => ({ entry, scraper: entry.factory.create(entry.config, { logger: deps.logger, instance: deps.instance }), busy: false }));
+    this.running = config.scrapers.map((entry) => ({ entry, scraper: entry.factory.create(entry.config, { logger: deps.logger, instance: deps.instance, kafka: deps.kafka }), busy: false }));
     this.errors = counter(deps.metrics, 'headroom_scraper_errors_total', 'Scrape cycles of a scraper that published nothing or only scraper_up 0, by reason (collect_failed, timeout, unknown_tenant, lease_unavailable, overrun, refused_<error>, publish_failed).', ['scraper', 'reason']);
     this.scrapes = counter(deps.metrics, 'headroom_scrapes_total', 'Scrape cycles this replica collected and published (it held the lease).', ['scraper']);
     this.duration =
@@ -60,8 +63,8 @@ export class ScrapeScheduler {
       new Histogram({ name: 'headroom_scrape_duration_seconds', help: 'Time a scraper took to collect, on this replica.', labelNames: ['scraper'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers: [deps.metrics] });
   }
 
+  /** Starts ticking (a no-op once stopped). */
   start(): void {
-    this.stopped = false;
     this.schedule();
   }
 

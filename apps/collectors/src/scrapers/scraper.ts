@@ -1,4 +1,5 @@
 import type { MetricPoint } from '@headroom/contracts';
+import type { KafkaClient } from '@headroom/kafka';
 import type { Logger } from '@headroom/runtime';
 
 /** One problem with a scraper's configuration, with its path (the Collector's confmap style). */
@@ -12,6 +13,8 @@ export interface ScraperDeps {
   logger: Logger;
   /** This replica's identity (`<hostname>/<pid>`), for scrapers that measure the replica itself. */
   instance: string;
+  /** The service's own Kafka client (KAFKA_BROKERS and its security settings), for the `kafka` scraper. */
+  kafka?: KafkaClient;
 }
 
 /** One scrape: every point carries `timestamp` (the cycle's slot, so duplicates would be visible). */

@@ -4,7 +4,8 @@ import { Inject, Injectable, Module, type BeforeApplicationShutdown, type Dynami
 import Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
-import { TenantDirectory } from '@headroom/tenancy';
+import type { KafkaClient } from '@headroom/kafka';
+import { CONTROL_READY, KAFKA, TenantDirectory } from '@headroom/tenancy';
 import { IngestService } from '../ingest/ingest.service';
 import type { ScrapersConfig } from './config';
 import { RedisLeaseStore, ScrapeLeases } from './lease';
@@ -25,6 +26,8 @@ class ScrapersLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(TenantDirectory) private readonly directory: TenantDirectory,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS) private readonly metrics: Registry,
+    @Inject(KAFKA) private readonly kafka: KafkaClient,
+    @Inject(CONTROL_READY) private readonly controlReady: () => Promise<void>,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -40,8 +43,14 @@ class ScrapersLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
       logger: this.logger,
       metrics: this.metrics,
       instance,
+      kafka: this.kafka,
     });
-    this.scheduler.start();
+    // Once the control topic is read (the tenant is known by then, if it exists): no false unknown_tenant at boot.
+    const scheduler = this.scheduler;
+    void this.controlReady().then(
+      () => scheduler.start(),
+      () => scheduler.start(),
+    );
     this.logger.info(
       { tenant: this.config.tenant, intervalMs: this.config.intervalMs, scrapers: this.config.scrapers.map((s) => `${s.name} (${s.factory.type})`) },
       'scrapers started',
