@@ -70,6 +70,14 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** kafkajs' SASL failure, possibly wrapped by its retrier (KafkaJSNonRetriableError with a cause). */
+function isAuthenticationError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e.name === 'KafkaJSSASLAuthenticationError') return true;
+  }
+  return false;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -99,7 +107,7 @@ export async function waitForBroker(brokers: readonly string[] | KafkaTarget, ti
     } catch (err) {
       lastError = errorMessage(err);
       // Wrong credentials do not fix themselves: say so now rather than after the whole wait.
-      if (err instanceof Error && err.name === 'KafkaJSSASLAuthenticationError') {
+      if (isAuthenticationError(err)) {
         await admin.disconnect().catch(() => undefined);
         throw new Error(`Kafka broker ${describeKafkaTarget(target)} refused the credentials: ${lastError}`);
       }
