@@ -314,6 +314,33 @@ describe('collectors (process, real Kafka; control as a process)', () => {
     expect(ub1).toBe(directory.keyring.pseudonymise(B, rawUser));
   });
 
+  it('takes typed events on POST /v1/ingest/events (the same edge), and sends metric points there back to /v1/ingest/metrics', async () => {
+    const send = (body: unknown) =>
+      fetch(`${collectors.url}/v1/ingest/events`, { method: 'POST', headers: { authorization: `Bearer ${keys[A].ingest}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const now = Date.now();
+    const events = [
+      { type: 'model_inference', timestamp: now, model: `recsys-${run}`, modelVersion: '3.1.0', latencyMs: 42, accuracy: 0.91 },
+      { type: 'revenue', timestamp: now, amount: 9.99, currency: 'EUR', source: 'subscription' },
+    ];
+    const ok = await send({ events });
+    expect(ok.status).toBe(202);
+    const { batchId, accepted: counts } = (await ok.json()) as { batchId: string; accepted: { points: number; events: number } };
+    expect(counts).toEqual({ points: 0, events: 2 });
+    accepted.push({ tenant: A, batchId });
+    const records = await telemetry((rs) => batchIdsOf(directory, rs).includes(batchId));
+    const batch = open(directory, records.find((r) => open(directory, r).batchId === batchId)!);
+    expect(batch.events.map((e) => e.type)).toEqual(['model_inference', 'revenue']);
+
+    const points = await send({ points: [point(metric('wrong_door'))] });
+    expect(points.status).toBe(400);
+    expect(((await points.json()) as { issues: Issue[] }).issues.map((i) => i.path)).toEqual(['points']);
+    const bad = await send({ events: [{ type: 'model_inference', timestamp: now, model: 'm', modelVersion: '1', latencyMs: 'slow' }] });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { issues: Issue[] }).issues.map((i) => i.path)).toContain('events.0.latencyMs');
+    const anon = await fetch(`${collectors.url}/v1/ingest/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+    expect(anon.status).toBe(401);
+  });
+
   it("refuses a revoked key and an erased tenant's key with 401", async () => {
     const revoke = await control.request<{ revoked: boolean }>('DELETE', `/v1/tenants/${B}/api-keys/${keyIdOf(keys[B].read)}`);
     expect(revoke.status).toBe(200);

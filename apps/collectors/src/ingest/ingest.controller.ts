@@ -18,13 +18,40 @@ export class IngestController {
    */
   @Post('metrics')
   @HttpCode(HttpStatus.ACCEPTED)
-  async metrics(
+  metrics(
     @Req() request: FastifyRequest,
     @Headers('traceparent') traceparent: string | undefined,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
+    return this.accept(request, traceparent, idempotencyKey, body, reply);
+  }
+
+  /**
+   * Typed platform events only (`{ "events": [...] }`: song plays, revenue, active users, failed
+   * logins, model inferences — see TelemetryBatchSchema): the same edge, limits and answers as
+   * `/v1/ingest/metrics`; metric points belong there and are refused here with their path.
+   */
+  @Post('events')
+  @HttpCode(HttpStatus.ACCEPTED)
+  events(
+    @Req() request: FastifyRequest,
+    @Headers('traceparent') traceparent: string | undefined,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    if (body !== null && typeof body === 'object' && 'points' in body) {
+      throw new HttpException(
+        { error: 'invalid_request', message: '1 problem; the batch was refused whole', issues: [{ path: 'points', message: 'metric points go to POST /v1/ingest/metrics; this endpoint takes events only', reason: 'invalid_batch' }] },
+        HttpStatus.BAD_REQUEST,
+      );
+    }
+    return this.accept(request, traceparent, idempotencyKey, body, reply);
+  }
+
+  private async accept(request: FastifyRequest, traceparent: string | undefined, idempotencyKey: string | undefined, body: unknown, reply: FastifyReply) {
     const principal = principalOf(request);
     if (!principal) throw new HttpException({ error: 'unauthorized', message: 'a valid ingest API key is required (Authorization: Bearer hr_...)' }, HttpStatus.UNAUTHORIZED);
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_RE.test(idempotencyKey)) {
@@ -41,7 +68,7 @@ export class IngestController {
       throw new HttpException(refusal, status);
     }
     if (outcome.replayed) void reply.header('Idempotent-Replayed', 'true');
-    this.logger.debug({ tenant: principal.tenant, traceId: trace?.slice(3, 35), batchId: outcome.body.batchId, points: outcome.body.accepted.points }, 'batch accepted');
+    this.logger.debug({ tenant: principal.tenant, traceId: trace?.slice(3, 35), batchId: outcome.body.batchId, points: outcome.body.accepted.points, events: outcome.body.accepted.events }, 'batch accepted');
     return outcome.body;
   }
 }
