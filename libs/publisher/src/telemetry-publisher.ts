@@ -11,7 +11,7 @@ import {
   type TenantRecord,
 } from '@headroom/contracts';
 import { CryptoError, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
-import { CompactedTopicReader, createKafkaClient, RecordPublisher, type KafkaLogger, type OutgoingRecord } from '@headroom/kafka';
+import { CompactedTopicReader, createKafkaClient, RecordPublisher, type KafkaLogger, type KafkaSecurity, type OutgoingRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
 import { InvalidTelemetryError, PublisherClosedError, RecordAbortedError, TelemetryPublishError, TenantUnavailableError } from './errors';
 import { pseudonymiseEvent, splitTelemetryBatch, telemetryRecords } from './telemetry-records';
@@ -56,7 +56,9 @@ export interface TelemetryPublisherSettings {
 }
 
 export interface TelemetryPublisherOptions extends TelemetryPublisherSettings {
-  brokers: string[];
+  brokers: readonly string[];
+  /** TLS / SASL for a secured cluster (absent: PLAINTEXT); `kafkaSecurityFromConfig` in @headroom/config builds it from KAFKA_*. */
+  security?: KafkaSecurity;
   /** The deployment's KEK (HEADROOM_KEK), base64 of 32 bytes: it unwraps the tenant's keys from the control topic. */
   kekBase64: string;
   /** The KEK's id (HEADROOM_KEK_ID; default `kek-1`, as the services'). */
@@ -189,7 +191,7 @@ export class TelemetryPublisher {
    * apply while running. Refuses an unknown, erased or suspended tenant, or one without a data key.
    */
   static async connect(opts: TelemetryPublisherOptions): Promise<TelemetryPublisher> {
-    const kafka = createKafkaClient({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger });
+    const kafka = createKafkaClient({ brokers: opts.brokers, security: opts.security, clientId: opts.clientId, logger: opts.logger });
     const keyring = new TenantKeyring(KeyEncryptionKey.fromBase64(opts.kekBase64, opts.kekId ?? 'kek-1'));
     const directory = new TenantDirectory(keyring);
     const reader = new CompactedTopicReader(kafka, {
