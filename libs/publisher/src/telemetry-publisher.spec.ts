@@ -4,7 +4,7 @@ import { recordKey, type OutgoingRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
 import { expectEventually, ManualSink } from '@headroom/testing';
 import { InvalidTelemetryError, PublisherClosedError, RecordAbortedError, TelemetryPublishError, TenantUnavailableError } from './errors';
-import { TelemetryPublisher, type TelemetryPublisherSettings } from './telemetry-publisher';
+import { concernsTenant, TelemetryPublisher, type TelemetryPublisherSettings } from './telemetry-publisher';
 
 type Rec = OutgoingRecord<typeof TelemetryBatchMessage>;
 const at = '2026-01-01T00:00:00Z';
@@ -304,5 +304,25 @@ describe('TelemetryPublisher: back-pressure, flush, failures, close', () => {
     const sink = new ManualSink<Rec>();
     expect(() => new TelemetryPublisher({ tenant: 'label-a', maxBatchPoints: 20_000 }, dir, sink)).toThrow(/maxBatchPoints/);
     expect(() => new TelemetryPublisher({ tenant: 'label-a', maxBatchPoints: 100, maxBufferedPoints: 50 }, dir, sink)).toThrow(/maxBufferedPoints/);
+  });
+});
+
+describe('concernsTenant (what connect() applies from the control topic)', () => {
+  it("keeps the tenant's own records and tombstones, never another tenant's or API keys", () => {
+    const kek = KeyEncryptionKey.generate();
+    const own: ControlRecord[] = [
+      { kind: 'tenant', tenant: 'label-a', displayName: 'a', status: 'active', shards: 1, locale: 'en', createdAt: at },
+      { kind: 'data_key', ...createWrappedKey(kek, 'label-a', 'data', 1), state: 'active' },
+      { kind: 'tenant_erased', tenant: 'label-a', erasedAt: at },
+    ];
+    for (const r of own) expect(concernsTenant('label-a', controlKey(r), r)).toBe(true);
+    const other: ControlRecord = { kind: 'data_key', ...createWrappedKey(kek, 'label-ab', 'data', 1), state: 'active' };
+    expect(concernsTenant('label-a', controlKey(other), other)).toBe(false);
+    const apiKey: ControlRecord = { kind: 'api_key', keyId: 'abcdef0123', tenant: 'label-a', secretHash: 'a'.repeat(64), scopes: ['ingest'], createdAt: at };
+    expect(concernsTenant('label-a', controlKey(apiKey), apiKey)).toBe(false);
+    expect(concernsTenant('label-a', 'tenant/label-a', null)).toBe(true);
+    expect(concernsTenant('label-a', 'data_key/label-a/data/1', null)).toBe(true);
+    expect(concernsTenant('label-a', 'data_key/label-ab/data/1', null)).toBe(false);
+    expect(concernsTenant('label-a', null, null)).toBe(false);
   });
 });

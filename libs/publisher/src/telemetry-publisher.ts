@@ -200,7 +200,7 @@ export class TelemetryPublisher {
       logger: opts.logger,
       // Only this tenant's records: the process unwraps (and holds) no other tenant's keys.
       apply: (key, value) => {
-        if (ownRecord(opts.tenant, key, value)) directory.apply(key, value);
+        if (concernsTenant(opts.tenant, key, value)) directory.apply(key, value);
       },
     });
     const records = new RecordPublisher(kafka, keyring);
@@ -421,8 +421,12 @@ export class TelemetryPublisher {
   }
 }
 
-/** A control record (or tombstone) about `tenant`: control keys are `<kind>/<tenant>[/…]`, except API keys (`api_key/<keyId>`, not needed here). */
-function ownRecord(tenant: string, key: string | null, value: unknown): boolean {
+/**
+ * A control record (or tombstone) the publisher of `tenant` applies: its tenant record, data and
+ * pseudonym keys, erasure (control keys are `<kind>/<tenant>[/…]`). API keys and other tenants'
+ * records are skipped, so the process unwraps no other tenant's keys.
+ */
+export function concernsTenant(tenant: string, key: string | null, value: unknown): boolean {
   if (value !== null && typeof value === 'object' && 'tenant' in value) return (value as { tenant: unknown }).tenant === tenant && (value as { kind?: unknown }).kind !== 'api_key';
   return key !== null && key.split('/')[1] === tenant;
 }
