@@ -5,10 +5,12 @@
  * runtime. What they publish is read back from headroom.telemetry.v1 and opened with the tenant's
  * key: plausible values, the tenant's only, each cluster scraper once per interval across the two
  * replicas (the Redis lease), node_runtime once per replica; then the lease holder is stopped and
- * the other replica takes over. The lease's Lua compare is checked on the real Redis too.
+ * the other replica takes over. A third replica is configured for a tenant created only later. The
+ * lease's Lua compare is checked on the real Redis too.
  */
 import { gunzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import Redis from 'ioredis';
 import { Headers, TelemetryBatchMessage, TelemetryBatchSchema, Topics, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
 import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
@@ -43,6 +45,14 @@ const scrapersEnv = JSON.stringify({
 const replicas = [5441, 5442].map(
   (port, i) => new ServiceProcess('collectors', port, { ...serviceEnv('collectors', secrets, { slackApiUrl }), COLLECTORS_SCRAPERS: scrapersEnv }, `collectors-scrapers-int-${i + 1}`),
 );
+/** A third replica configured for a tenant that does not exist yet: it must keep running, count, and start once it appears. */
+const U = uniqueId('scr-late');
+const lateReplica = new ServiceProcess(
+  'collectors',
+  5443,
+  { ...serviceEnv('collectors', secrets, { slackApiUrl }), COLLECTORS_SCRAPERS: JSON.stringify({ tenant: U, intervalMs: 1000, scrapers: [{ type: 'host' }] }) },
+  'collectors-scrapers-int-late',
+);
 const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'scrapers-int-spec', logger: silentLogger() });
 const CLUSTER_TYPES = ['host', 'redis', 'postgres', 'http_probe', 'kafka'];
 
@@ -61,12 +71,13 @@ function open(directory: TenantDirectory, r: RawRecord): TelemetryBatch {
   return TelemetryBatchSchema.parse(JSON.parse(gunzipSync(plain).toString('utf8')));
 }
 
-/** `headroom_scrapes_total{scraper="<name>"}` on one replica's /metrics. */
-async function scrapesOn(replica: ServiceProcess, scraper: string): Promise<number> {
+/** A counter's value on one replica's /metrics, e.g. `headroom_scrapes_total` with `scraper="redis"`. */
+async function counterOn(replica: ServiceProcess, name: string, ...labels: string[]): Promise<number> {
   const text = await (await fetch(`${replica.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('headroom_scrapes_total{') && l.includes(`scraper="${scraper}"`));
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)));
   return line ? Number(line.split(' ').pop()) : 0;
 }
+const scrapesOn = (replica: ServiceProcess, scraper: string) => counterOn(replica, 'headroom_scrapes_total', `scraper="${scraper}"`);
 
 const slotsOf = (batches: TelemetryBatch[], type: string) => batches.filter((b) => b.source === `scraper:${type}`).map((b) => b.points[0].timestamp);
 
@@ -74,7 +85,11 @@ describe('built-in scrapers (control + two collectors replicas as processes; rea
   let directory: TenantDirectory;
   let redis: Redis;
 
+  /** Where this run's lines start in the late replica's log (appended across runs). */
+  let lateLogStart = 0;
+
   beforeAll(async () => {
+    lateLogStart = existsSync(lateReplica.logFile) ? statSync(lateReplica.logFile).size : 0;
     redis = new Redis(infra.redisUrl);
     await controlProcess.start();
     expect((await control.createTenant({ id: T, displayName: 'Platform ops (scrapers int)' })).status).toBe(201);
@@ -84,11 +99,11 @@ describe('built-in scrapers (control + two collectors replicas as processes; rea
     await admin.setOffsets({ groupId: lagGroup, topic: Topics.telemetry.name, partitions: Array.from({ length: Topics.telemetry.partitions }, (_, partition) => ({ partition, offset: '0' })) });
     await admin.disconnect();
     // Both replicas read the tenant from the control topic before they are ready.
-    await Promise.all(replicas.map((r) => r.start()));
+    await Promise.all([...replicas, lateReplica].map((r) => r.start()));
   }, 90_000);
 
   afterAll(async () => {
-    await Promise.all(replicas.map((r) => r.stop()));
+    await Promise.all([...replicas, lateReplica].map((r) => r.stop()));
     await controlProcess.stop();
     redis.disconnect();
     const admin = kafka.admin();
@@ -212,6 +227,15 @@ describe('built-in scrapers (control + two collectors replicas as processes; rea
     expect(await replicas[holder].stop()).toBe(0);
     await expectEventually(async () => expect(await scrapesOn(other, 'redis')).toBeGreaterThanOrEqual(before + 2), { timeoutMs: 8_000, intervalMs: 250 });
     for (const type of CLUSTER_TYPES) expect(await scrapesOn(other, type)).toBeGreaterThan(0);
+  });
+
+  it('a tenant that does not exist yet: counted as unknown_tenant, the replica keeps serving; scraping starts once control creates it', async () => {
+    await expectEventually(async () => expect(await counterOn(lateReplica, 'headroom_scraper_errors_total', 'scraper="host"', 'reason="unknown_tenant"')).toBeGreaterThanOrEqual(2), { timeoutMs: 5_000 });
+    expect((await fetch(`${lateReplica.url}/readyz`)).status).toBe(200);
+    expect(await scrapesOn(lateReplica, 'host')).toBe(0);
+    expect(readFileSync(lateReplica.logFile).subarray(lateLogStart).toString('utf8')).toContain('scrapers: tenant unknown');
+    expect((await control.createTenant({ id: U, displayName: 'Created after collectors started' })).status).toBe(201);
+    await expectEventually(async () => expect(await scrapesOn(lateReplica, 'host')).toBeGreaterThanOrEqual(1), { timeoutMs: 10_000, intervalMs: 250 });
   });
 
   it("the lease's compare-and-renew and compare-and-release never touch another replica's lease (real Redis)", async () => {
