@@ -205,6 +205,32 @@ describe('ScrapeScheduler', () => {
     await scheduler.stop();
   });
 
+  it('a scrape abandoned at its timeout still blocks the next one until it settles (never two at once)', async () => {
+    let release!: () => void;
+    let calls = 0;
+    const factories = registryOf(
+      fakeScraper('alpha', async () => {
+        calls += 1;
+        if (calls === 1) await new Promise<void>((r) => (release = r));
+        return [point('alpha_x')];
+      }),
+    );
+    const store = new MemoryLeaseStore();
+    const published: { replica: string; source: string; points: MetricPoint[] }[] = [];
+    const { scheduler, metrics } = replica(configFor(factories, { timeoutMs: 100 }), store, 'r1', published);
+    await scheduler.cycle(1000); // times out: scraper_up 0
+    expect(await metricValue(metrics, 'headroom_scraper_errors_total', { scraper: 'alpha', reason: 'timeout' })).toBe(1);
+    await scheduler.cycle(2000); // the first collect is still running
+    expect(await metricValue(metrics, 'headroom_scraper_errors_total', { scraper: 'alpha', reason: 'overrun' })).toBe(1);
+    expect(calls).toBe(1);
+    release();
+    await new Promise((r) => setImmediate(r));
+    await scheduler.cycle(3000);
+    expect(calls).toBe(2);
+    expect(published.map((p) => p.points.find((x) => x.name === 'scraper_up')!.value)).toEqual([0, 1]);
+    await scheduler.stop();
+  });
+
   it('never runs two scrapes of one scraper at once (a cycle that overruns the next is skipped and counted)', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

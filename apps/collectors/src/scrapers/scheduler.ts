@@ -28,6 +28,8 @@ interface Running {
   entry: ScraperEntry;
   scraper: Scraper;
   busy: boolean;
+  /** A collect() still running — possibly past its cycle's timeout: the next one waits for it to settle. */
+  collecting: boolean;
   /** Last error reason logged, so a scraper failing every cycle logs once per change. */
   lastError?: string;
 }
@@ -55,7 +57,7 @@ export class ScrapeScheduler {
     private readonly deps: SchedulerDeps,
   ) {
     this.now = deps.now ?? Date.now;
-    this.running = config.scrapers.map((entry) => ({ entry, scraper: entry.factory.create(entry.config, { logger: deps.logger, instance: deps.instance, kafka: deps.kafka }), busy: false }));
+    this.running = config.scrapers.map((entry) => ({ entry, scraper: entry.factory.create(entry.config, { logger: deps.logger, instance: deps.instance, kafka: deps.kafka }), busy: false, collecting: false }));
     this.errors = counter(deps.metrics, 'headroom_scraper_errors_total', 'Scrape cycles of a scraper that published nothing or only scraper_up 0, by reason (collect_failed, timeout, unknown_tenant, lease_unavailable, overrun, refused_<error>, publish_failed).', ['scraper', 'reason']);
     this.scrapes = counter(deps.metrics, 'headroom_scrapes_total', 'Scrape cycles this replica collected and published (it held the lease).', ['scraper']);
     this.duration =
@@ -96,8 +98,8 @@ export class ScrapeScheduler {
 
   private async runOne(r: Running, slot: number): Promise<void> {
     const { name, factory } = r.entry;
-    if (r.busy) {
-      // The previous cycle's scrape or publish is still running: never two at once.
+    if (r.busy || r.collecting) {
+      // The previous cycle's scrape (even one abandoned at its timeout) or publish is still running: never two at once.
       this.fail(r, 'overrun', 'scrape cycle skipped: the previous one is still running');
       return;
     }
@@ -119,8 +121,14 @@ export class ScrapeScheduler {
       let points: MetricPoint[] = [];
       let failure: string | undefined;
       try {
+        const collecting = r.scraper.collect({ timestamp: slot, signal: abort.signal });
+        r.collecting = true;
+        collecting.then(
+          () => (r.collecting = false),
+          () => (r.collecting = false),
+        );
         points = await Promise.race([
-          r.scraper.collect({ timestamp: slot, signal: abort.signal }),
+          collecting,
           new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ScrapeTimeout(this.config.timeoutMs)), this.config.timeoutMs))),
         ]);
       } catch (err) {

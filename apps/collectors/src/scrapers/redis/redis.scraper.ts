@@ -69,12 +69,18 @@ export const redisScraper: ScraperFactory<RedisScraperConfig> = {
       // Reconnect on the next scrape rather than in the background.
       retryStrategy: () => null,
     });
-    redis.on('error', () => undefined); // surfaced by collect()
+    let lastError: Error | undefined;
+    redis.on('error', (err: Error) => (lastError = err)); // surfaced by collect()
     return {
       async collect({ timestamp }: ScrapeContext): Promise<MetricPoint[]> {
         if (redis.status !== 'ready') {
           if (redis.status !== 'connecting' && redis.status !== 'connect') redis.disconnect();
-          await redis.connect();
+          try {
+            await redis.connect();
+          } catch (err) {
+            // ioredis answers "Connection is closed."; the socket's error says why.
+            throw new Error(`redis ${instance}: ${(lastError ?? (err as Error)).message}`);
+          }
         }
         const info = parseInfo(await redis.info('all'));
         const points: MetricPoint[] = [];
