@@ -2,7 +2,7 @@ import { DynamicModule, Global, Inject, Injectable, Module, type OnApplicationSh
 import type { Registry } from 'prom-client';
 import { ControlRecordMessage } from '@headroom/contracts';
 import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
-import { CompactedTopicReader, createKafkaClient, createKafkaMetrics, RecordPublisher, type KafkaClient, type KafkaConnectionSettings } from '@headroom/kafka';
+import { CompactedTopicReader, createKafkaClient, createKafkaMetrics, describeKafkaTarget, RecordPublisher, type KafkaClient, type KafkaConnectionSettings } from '@headroom/kafka';
 import { LOGGER, METRICS, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { TenantDirectory } from './tenant-directory';
 import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
@@ -80,7 +80,11 @@ export class TenancyModule {
         {
           provide: KAFKA,
           inject: [LOGGER],
-          useFactory: (logger: Logger) => createKafkaClient({ ...options.kafka, logger }),
+          useFactory: (logger: Logger) => {
+            // Which cluster and how (protocol, SASL mechanism and user; never the password).
+            logger.info({ kafka: describeKafkaTarget(options.kafka), clientId: options.kafka.clientId }, 'kafka client');
+            return createKafkaClient({ ...options.kafka, logger });
+          },
         },
         { provide: KEYRING, useFactory: () => new TenantKeyring(KeyEncryptionKey.fromBase64(options.kekBase64, options.kekId)) },
         { provide: TenantDirectory, inject: [KEYRING], useFactory: (k: TenantKeyring) => new TenantDirectory(k) },
