@@ -74,7 +74,7 @@ describe('COLLECTORS_SCRAPERS', () => {
     );
     if (r.ok) return;
     const msg = (p: string) => r.issues.find((i) => i.path === p)!.message;
-    expect(msg('scrapers.4.type')).toMatch(/unknown scraper "nope" \(known: host, redis, http_probe, postgres, node_runtime, kafka\)/);
+    expect(msg('scrapers.4.type')).toMatch(/unknown scraper "nope" \(known: host, redis, http_probe, postgres, node_runtime, kafka, service_runtime\)/);
     expect(msg('scrapers.6.name')).toMatch(/already used/);
     expect(msg('scrapers.1.url')).toMatch(/redis:\/\//);
     expect(msg('scrapers.3.targets.2.url')).toMatch(/already probed/);
@@ -94,7 +94,7 @@ describe('COLLECTORS_SCRAPERS', () => {
     for (const s of SCRAPERS) {
       const issues = s.validate(structuredClone(s.defaultConfig));
       if (s.type === 'postgres') expect(issues.map((i) => i.path)).toEqual(['url']);
-      else if (s.type === 'http_probe') expect(issues.map((i) => i.path)).toEqual(['targets']);
+      else if (s.type === 'http_probe' || s.type === 'service_runtime') expect(issues.map((i) => i.path)).toEqual(['targets']);
       else expect(issues).toEqual([]);
       expect(s.validate(null)).toEqual([{ path: '', message: 'must be an object' }]);
     }

@@ -2,6 +2,7 @@ import { parseMeminfo, parseNetDev, parseProcStat } from './host/host.scraper';
 import { targetLabel } from './http-probe/http-probe.scraper';
 import { parseInfo } from './redis/redis.scraper';
 import { endpointOf } from './checks';
+import { readRuntimeSamples } from './service-runtime/service-runtime.scraper';
 
 describe('scraper parsers', () => {
   it('reads /proc/stat, /proc/meminfo and /proc/net/dev', () => {
@@ -24,5 +25,19 @@ describe('scraper parsers', () => {
     expect(endpointOf('redis://user:pw@cache.internal/0', 6379)).toBe('cache.internal:6379');
     expect(endpointOf('postgres://u:p@db:6432/x', 5432)).toBe('db:6432');
     expect(targetLabel('https://u:p@example.com/health?x=1')).toBe('https://example.com/health?x=1');
+  });
+
+  it("reads a service's prom-client runtime metrics from its /metrics", () => {
+    const text = [
+      '# HELP headroom_process_resident_memory_bytes Resident memory size in bytes.',
+      '# TYPE headroom_process_resident_memory_bytes gauge',
+      'headroom_process_resident_memory_bytes{service="control"} 160350208',
+      'headroom_nodejs_heap_size_used_bytes{service="control"} 3.2e7',
+      'headroom_nodejs_active_resources{service="control",type="TCPWrap"} 3',
+      'headroom_nodejs_active_resources_total{service="control"} 5',
+      'headroom_ingest_accepted_total{tenant="a",kind="point"} 10',
+      'headroom_nodejs_eventloop_lag_p99_seconds NaN',
+    ].join('\n');
+    expect(Object.fromEntries(readRuntimeSamples(text))).toEqual({ process_resident_memory_bytes: 160350208, nodejs_heap_size_used_bytes: 3.2e7, nodejs_active_resources_total: 5 });
   });
 });

@@ -5,6 +5,7 @@ import { kafkaScraper } from './kafka/kafka.scraper';
 import { nodeRuntimeScraper } from './node-runtime/node-runtime.scraper';
 import { postgresScraper } from './postgres/postgres.scraper';
 import { redisScraper } from './redis/redis.scraper';
+import { serviceRuntimeScraper } from './service-runtime/service-runtime.scraper';
 
 /**
  * Every built-in scraper, by type. Adding one is adding a folder under `scrapers/` with its
@@ -17,6 +18,7 @@ export const SCRAPERS: readonly ScraperFactory[] = [
   postgresScraper,
   nodeRuntimeScraper,
   kafkaScraper,
+  serviceRuntimeScraper,
 ] as ScraperFactory[];
 
 export function scraperByType(type: string): ScraperFactory | undefined {

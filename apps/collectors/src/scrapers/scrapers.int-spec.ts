@@ -1,8 +1,8 @@
 /**
  * Built-in scrapers end to end: control and TWO collectors replicas as processes, both configured
  * (COLLECTORS_SCRAPERS) to scrape every second, for a tenant created first, the host, the real
- * Redis, the real PostgreSQL, control's /healthz (and a port nobody listens on), and their own Node
- * runtime. What they publish is read back from headroom.telemetry.v1 and opened with the tenant's
+ * Redis, the real PostgreSQL, Kafka consumer lag, control's /healthz (and a port nobody listens on),
+ * control's Node runtime (its /metrics) and their own. What they publish is read back from headroom.telemetry.v1 and opened with the tenant's
  * key: plausible values, the tenant's only, each cluster scraper once per interval across the two
  * replicas (the Redis lease), node_runtime once per replica; then the lease holder is stopped and
  * the other replica takes over. A third replica is configured for a tenant created only later. The
@@ -40,6 +40,7 @@ const scrapersEnv = JSON.stringify({
     { type: 'http_probe', targets: [{ url: healthz }, { url: nobody }], timeoutMs: 800 },
     { type: 'node_runtime' },
     { type: 'kafka', groups: [lagGroup] },
+    { type: 'service_runtime', targets: [{ url: `${controlProcess.url}/metrics`, service: 'control' }] },
   ],
 });
 const replicas = [5441, 5442].map(
@@ -54,7 +55,7 @@ const lateReplica = new ServiceProcess(
   'collectors-scrapers-int-late',
 );
 const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'scrapers-int-spec', logger: silentLogger() });
-const CLUSTER_TYPES = ['host', 'redis', 'postgres', 'http_probe', 'kafka'];
+const CLUSTER_TYPES = ['host', 'redis', 'postgres', 'http_probe', 'kafka', 'service_runtime'];
 
 async function directoryFor(tenant: string): Promise<TenantDirectory> {
   const mine = (r: RawRecord) => r.key !== null && r.key.split('/')[1] === tenant;
@@ -202,6 +203,12 @@ describe('built-in scrapers (control + two collectors replicas as processes; rea
       const end = lagBatch.points.find((e) => e.name === 'kafka_topic_partition_current_offset' && e.labels['partition'] === p.labels['partition'])!;
       expect(p.value).toBe(end.value);
     }
+    // service_runtime: control's Node runtime, read from its /metrics
+    const controlRuntime = { service: 'control', instance: '127.0.0.1:5440' };
+    expect(last('service_runtime_up', controlRuntime).value).toBe(1);
+    expect(last('nodejs_heap_used_bytes', controlRuntime).value).toBeGreaterThan(0);
+    expect(last('process_resident_memory_bytes', controlRuntime).value).toBeGreaterThan(last('nodejs_heap_used_bytes', controlRuntime).value);
+    expect(last('nodejs_eventloop_lag_p99_seconds', controlRuntime).value).toBeGreaterThanOrEqual(0);
     // node_runtime, per replica
     for (const instance of new Set(runtime.map((b) => b.points[0].labels['instance']))) {
       expect(last('nodejs_heap_used_bytes', { instance, service: 'collectors' }).value).toBeGreaterThan(0);
