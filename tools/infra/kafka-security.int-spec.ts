@@ -5,7 +5,8 @@
  * SCRAM-SHA-512 users), SASL_SSL (PLAIN) and SSL requiring a client certificate, with a throw-away
  * CA made by openssl. The settings go the way a service's do: KAFKA_* variables → loadConfig →
  * kafkaTargetFromConfig / kafkaConnectionFromConfig → ensureTopics, waitForBroker, createKafkaClient;
- * and `tools/infra/cli.ts topics` (the deployment Job) with the same variables.
+ * `tools/infra/cli.ts topics` (the deployment Job) with the same variables; and collectors as a process
+ * joining over SASL_SSL + SCRAM-SHA-512 (ready, clean stop), or refusing broken settings at boot.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,6 +15,7 @@ import * as path from 'node:path';
 import { allTopics, type TopicSpec } from '@headroom/contracts';
 import { ConfigError, kafkaConnectionFromConfig, kafkaEnvSchema, kafkaTargetFromConfig, loadConfig } from '@headroom/config';
 import { createKafkaClient, describeTopics, ensureTopics, waitForBroker, type KafkaLogger, type KafkaTarget } from '@headroom/kafka';
+import { ServiceProcess } from '@headroom/testing';
 import { createContext } from './context';
 import { isPidAlive, spawnDetached, stopPid, waitForPort } from './process';
 
@@ -170,8 +172,13 @@ const spec = (name: string): TopicSpec => ({
 });
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; output: string }> {
+  return runNode([path.join(root, 'tools/infra/cli.ts'), ...args], env);
+}
+
+/** A TypeScript entry point as its own process with only `env` (plus PATH, HOME): exit code and output. */
+function runNode(args: string[], env: Record<string, string>): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(root, 'tools/infra/cli.ts'), ...args], {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', ...args], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -323,5 +330,45 @@ describe('tools/infra/cli.ts topics (the deployment Job) with the KAFKA_* settin
 
   it('loadConfig refuses the same settings in-process (ConfigError)', () => {
     expect(() => loadConfig(kafkaEnvSchema, { KAFKA_SECURITY_PROTOCOL: 'SASL_SSL' })).toThrow(ConfigError);
+  });
+});
+
+describe('a service joins the secured cluster (after the registry topics above)', () => {
+  const kek = Buffer.alloc(32, 9).toString('base64');
+  const secured = () => ({
+    HEADROOM_KEK: kek,
+    LOG_LEVEL: 'info',
+    KAFKA_BROKERS: `${HOST}:${ports.saslSsl}`,
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME_FILE: file('svc.username', 'headroom512\n'),
+    KAFKA_SASL_PASSWORD_FILE: file('svc.password', `${SCRAM512_PASSWORD}\n`),
+    KAFKA_TLS_CA_FILE: path.join(dir, 'ca.crt'),
+    KAFKA_CLIENT_ID_PREFIX: 'spec',
+  });
+
+  it('collectors over SASL_SSL + SCRAM-SHA-512 from mounted-style files: ready, logs how it connects, never the password, stops cleanly', async () => {
+    const collectors = new ServiceProcess('collectors', await freePort(), secured(), `collectors-kafka-security-${process.pid}`, dir);
+    try {
+      await collectors.start(90_000);
+    } catch (err) {
+      await collectors.kill();
+      throw err;
+    }
+    expect(await collectors.stop()).toBe(0);
+    const log = fs.readFileSync(collectors.logFile, 'utf8');
+    expect(log).toContain(`"kafka":"${HOST}:${ports.saslSsl} (SASL_SSL scram-sha-512 as headroom512)","clientId":"spec-collectors"`);
+    expect(log).not.toMatch(new RegExp(SECRETS.join('|')));
+  });
+
+  it('collectors with broken settings exits at boot, every problem with its key, no password', async () => {
+    const env = { ...secured(), KAFKA_SASL_MECHANISM: '', KAFKA_SASL_PASSWORD: SCRAM512_PASSWORD, KAFKA_TLS_CA_FILE: path.join(dir, 'missing-ca.crt') };
+    const { code, output: log } = await runNode([path.join(root, 'apps/collectors/src/main.ts')], { ...env, PORT: String(await freePort()) });
+    expect(code).toBe(1);
+    expect(log).toContain('collectors failed to start: invalid configuration:');
+    expect(log).toMatch(/KAFKA_SASL_MECHANISM: is required with KAFKA_SECURITY_PROTOCOL=SASL_SSL/);
+    expect(log).toMatch(/KAFKA_SASL_PASSWORD_FILE: set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both/);
+    expect(log).toMatch(/KAFKA_TLS_CA_FILE: \S*missing-ca\.crt does not exist/);
+    expect(log).not.toMatch(new RegExp(SECRETS.join('|')));
   });
 });
