@@ -173,6 +173,14 @@ describe('Kafka settings in the base env schema', () => {
     expect(messageOf(e, 'KAFKA_TLS_CA_FILE')).toMatch(/ca-is-a-key\.pem holds no PEM certificate/);
     expect(messageOf(e, 'KAFKA_TLS_KEY_FILE')).toMatch(/key-is-a-cert\.pem holds no PEM private key/);
     expect(e.message).not.toContain('secret-key-material');
+
+    const encrypted = problems({
+      HEADROOM_KEK: kek,
+      KAFKA_SECURITY_PROTOCOL: 'SSL',
+      KAFKA_TLS_CERT_FILE: file('c2.crt', CERT),
+      KAFKA_TLS_KEY_FILE: file('enc.key', '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIF\n-----END ENCRYPTED PRIVATE KEY-----\n'),
+    });
+    expect(encrypted.problems).toEqual([{ key: 'KAFKA_TLS_KEY_FILE', message: expect.stringMatching(/enc\.key is encrypted: no passphrase is taken/) }]);
   });
 });
 

@@ -65,6 +65,8 @@ const fileVar = (what: 'certificate' | 'private key' | 'secret') =>
           ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` });
         } else if (what === 'private key' && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
           ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${path} holds no PEM private key (-----BEGIN … PRIVATE KEY-----)` });
+        } else if (what === 'private key' && /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${path} is encrypted: no passphrase is taken, store the key unencrypted in the Secret` });
         }
       })
       .optional(),
