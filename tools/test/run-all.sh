@@ -8,6 +8,7 @@ status=0
 step() { local name=$1; shift; echo "::: $name"; local t0=$(date +%s); "$@"; local rc=$?; echo "::: $name: rc=$rc in $(( $(date +%s) - t0 ))s"; [ $rc -eq 0 ] || status=1; return $rc; }
 
 step infra npm run -s infra:up || { echo "infrastructure did not start; see tmp/infra/logs"; exit 1; }
+step helm bash tools/test/ensure-helm.sh || status=1
 step lint npm run -s lint
 step typecheck npm run -s typecheck
 step unit npx jest -c jest.unit.config.js --json --outputFile=tmp/test-results/unit.json
