@@ -4,14 +4,13 @@
  * on headroom.telemetry.v1 byte for byte, and decrypted with the tenant's key rebuilt from the
  * control topic (the way analytics would read it). Ends with a clean shutdown on SIGTERM.
  */
-import { gunzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { Headers, TelemetryBatchMessage, TelemetryBatchSchema, Topics, type TelemetryBatch } from '@headroom/contracts';
-import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import { Headers, TelemetryBatchMessage, Topics, type TelemetryBatch } from '@headroom/contracts';
+import { KeyEncryptionKey } from '@headroom/crypto';
 import { CODEC_SEALED, createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
 
 interface Issue {
   path: string;
@@ -73,15 +72,8 @@ const randomPartOf = (secret: string) => secret.slice(`hr_${keyIdOf(secret)}_`.l
 const point = (name: string, value = 1, extra: object = {}) => ({ name, labels: { route: '/play' }, value, timestamp: Date.now(), ...extra });
 
 /** What the services would know from the control topic, for this run's tenants only (other runs used other KEKs). */
-async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
-  const mine = (r: RawRecord) => r.key !== null && tenants.includes(r.key.split('/')[1]);
-  const ready = (rs: RawRecord[]) => tenants.every((t) => rs.some((r) => r.key === `data_key/${t}/pseudonym/1`));
-  const records = await readRawRecords(kafka, Topics.control.name, { filter: mine, until: ready, timeoutMs: 30_000 });
-  expect(ready(records)).toBe(true);
-  const directory = new TenantDirectory(new TenantKeyring(kek));
-  for (const r of records) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
-  return directory;
-}
+/** What the services would know from the control topic, for this run's tenant(s) only. */
+const directoryFor = (tenants: string[]) => tenantDirectoryFor(kafka, kek, tenants);
 
 /**
  * This run's telemetry records (by hr-tenant or key), read until `until` holds. The tenants sit on
@@ -95,10 +87,9 @@ async function telemetry(until: (rs: RawRecord[]) => boolean, opts: { assert?: b
 }
 
 function open(directory: TenantDirectory, r: RawRecord, tenant = r.headers[Headers.tenant]): TelemetryBatch {
-  const plain = directory.keyring.decrypt({ tenant, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, Number(r.headers[Headers.keyVersion]), r.value!);
   // Sealed tenant data is gzipped JSON inside (compressed before sealing).
   expect(r.headers[Headers.codec]).toBe(CODEC_SEALED);
-  return TelemetryBatchSchema.parse(JSON.parse(gunzipSync(plain).toString('utf8')));
+  return openTelemetryRecord(directory, r, tenant);
 }
 
 const batchIdsOf = (directory: TenantDirectory, rs: RawRecord[]) => rs.map((r) => open(directory, r).batchId);

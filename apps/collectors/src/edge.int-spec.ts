@@ -4,14 +4,13 @@
  * hostile tenant tries every class of bad input; a normal tenant sends alongside and must keep
  * getting 202 with its points on the telemetry topic (read back and decrypted with its key).
  */
-import { gunzipSync } from 'node:zlib';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { Headers, TelemetryBatchMessage, TelemetryBatchSchema, Topics, type TelemetryBatch } from '@headroom/contracts';
-import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import { Headers, Topics, type TelemetryBatch } from '@headroom/contracts';
+import { KeyEncryptionKey } from '@headroom/crypto';
 import { CODEC_SEALED, createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
 
 interface Issue {
   path: string;
@@ -78,21 +77,13 @@ async function counter(name: string, labels: Record<string, string>): Promise<nu
 }
 const discarded = (tenant: string, reason: string) => counter('headroom_discarded_samples_total', { tenant, reason });
 
-async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
-  const mine = (r: RawRecord) => r.key !== null && tenants.includes(r.key.split('/')[1]);
-  const ready = (rs: RawRecord[]) => tenants.every((t) => rs.some((r) => r.key === `data_key/${t}/data/1`));
-  const records = await readRawRecords(kafka, Topics.control.name, { filter: mine, until: ready, timeoutMs: 30_000 });
-  const directory = new TenantDirectory(new TenantKeyring(kek));
-  for (const r of records) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
-  return directory;
-}
+/** What the services would know from the control topic, for this run's tenant(s) only. */
+const directoryFor = (tenants: string[]) => tenantDirectoryFor(kafka, kek, tenants);
 
 function open(directory: TenantDirectory, r: RawRecord): TelemetryBatch {
-  const tenant = r.headers[Headers.tenant];
-  const plain = directory.keyring.decrypt({ tenant, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, Number(r.headers[Headers.keyVersion]), r.value!);
   // Sealed tenant data is gzipped JSON inside (compressed before sealing).
   expect(r.headers[Headers.codec]).toBe(CODEC_SEALED);
-  return TelemetryBatchSchema.parse(JSON.parse(gunzipSync(plain).toString('utf8')));
+  return openTelemetryRecord(directory, r);
 }
 
 async function telemetry(directory: TenantDirectory, until: (batches: { tenant: string; batch: TelemetryBatch }[]) => boolean) {

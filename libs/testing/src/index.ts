@@ -4,3 +4,4 @@ export * from './service-process';
 export * from './infra';
 export * from './local-stack';
 export * from './manual-sink';
+export * from './telemetry-records';

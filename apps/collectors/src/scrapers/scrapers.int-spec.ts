@@ -8,15 +8,14 @@
  * the other replica takes over. A third replica is configured for a tenant created only later. The
  * lease's Lua compare is checked on the real Redis too.
  */
-import { gunzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import Redis from 'ioredis';
-import { Headers, TelemetryBatchMessage, TelemetryBatchSchema, Topics, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
-import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import { Headers, Topics, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
+import { KeyEncryptionKey } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
 import { leaseKey, RedisLeaseStore, ScrapeLeases } from './lease';
 
 const secrets = localSecrets();
@@ -57,19 +56,11 @@ const lateReplica = new ServiceProcess(
 const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'scrapers-int-spec', logger: silentLogger() });
 const CLUSTER_TYPES = ['host', 'redis', 'postgres', 'http_probe', 'kafka', 'service_runtime'];
 
-async function directoryFor(tenant: string): Promise<TenantDirectory> {
-  const mine = (r: RawRecord) => r.key !== null && r.key.split('/')[1] === tenant;
-  const ready = (rs: RawRecord[]) => rs.some((r) => r.key === `data_key/${tenant}/pseudonym/1`);
-  const records = await readRawRecords(kafka, Topics.control.name, { filter: mine, until: ready, timeoutMs: 30_000 });
-  expect(ready(records)).toBe(true);
-  const directory = new TenantDirectory(new TenantKeyring(kek));
-  for (const r of records) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
-  return directory;
-}
+/** What the services would know from the control topic, for this run's tenant(s) only. */
+const directoryFor = (tenant: string) => tenantDirectoryFor(kafka, kek, [tenant]);
 
 function open(directory: TenantDirectory, r: RawRecord): TelemetryBatch {
-  const plain = directory.keyring.decrypt({ tenant: T, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, Number(r.headers[Headers.keyVersion]), r.value!);
-  return TelemetryBatchSchema.parse(JSON.parse(gunzipSync(plain).toString('utf8')));
+  return openTelemetryRecord(directory, r);
 }
 
 /** A counter's value on one replica's /metrics, e.g. `headroom_scrapes_total` with `scraper="redis"`. */

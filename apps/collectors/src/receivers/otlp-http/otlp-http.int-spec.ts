@@ -8,13 +8,12 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { Headers, TelemetryBatchMessage, TelemetryBatchSchema, Topics, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
-import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import { Headers, Topics, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
+import { KeyEncryptionKey } from '@headroom/crypto';
 import { CODEC_SEALED, createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
 import { decodeExportMetricsResponse } from './otlp-proto';
 
 const secrets = localSecrets();
@@ -33,21 +32,13 @@ const execFileAsync = promisify(execFile);
 const metric = (what: string) => `otlp.${what}.${run}`;
 const promName = (what: string) => `otlp_${what}_${run}`;
 
-async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
-  const mine = (r: RawRecord) => r.key !== null && tenants.includes(r.key.split('/')[1]);
-  const ready = (rs: RawRecord[]) => tenants.every((t) => rs.some((r) => r.key === `data_key/${t}/pseudonym/1`));
-  const records = await readRawRecords(kafka, Topics.control.name, { filter: mine, until: ready, timeoutMs: 30_000 });
-  expect(ready(records)).toBe(true);
-  const directory = new TenantDirectory(new TenantKeyring(kek));
-  for (const r of records) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
-  return directory;
-}
+/** What the services would know from the control topic, for this run's tenant(s) only. */
+const directoryFor = (tenants: string[]) => tenantDirectoryFor(kafka, kek, tenants);
 
 function open(directory: TenantDirectory, r: RawRecord): TelemetryBatch {
-  const tenant = r.headers[Headers.tenant];
+  // Sealed tenant data is gzipped JSON inside (compressed before sealing).
   expect(r.headers[Headers.codec]).toBe(CODEC_SEALED);
-  const plain = directory.keyring.decrypt({ tenant, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, Number(r.headers[Headers.keyVersion]), r.value!);
-  return TelemetryBatchSchema.parse(JSON.parse(gunzipSync(plain).toString('utf8')));
+  return openTelemetryRecord(directory, r);
 }
 
 /** This run's points on the telemetry topic, per tenant (by hr-tenant), read until `until` holds. */

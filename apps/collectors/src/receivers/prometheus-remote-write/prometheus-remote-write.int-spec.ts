@@ -14,13 +14,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { compressSync } from 'snappy';
-import { Headers, TelemetryBatchMessage, TelemetryBatchSchema, Topics, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
-import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import { Headers, TelemetryBatchMessage, Topics, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
+import { KeyEncryptionKey } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
 import { WriteRequestType } from './remote-write.proto';
 
 const ROOT = resolve(__dirname, '../../../../..');
@@ -66,19 +65,11 @@ async function counter(url: string, name: string, labels: Record<string, string>
   return sum;
 }
 
-async function directoryFor(tenants: string[]): Promise<TenantDirectory> {
-  const mine = (r: RawRecord) => r.key !== null && tenants.includes(r.key.split('/')[1]);
-  const ready = (rs: RawRecord[]) => tenants.every((t) => rs.some((r) => r.key === `data_key/${t}/pseudonym/1`));
-  const records = await readRawRecords(kafka, Topics.control.name, { filter: mine, until: ready, timeoutMs: 30_000 });
-  expect(ready(records)).toBe(true);
-  const directory = new TenantDirectory(new TenantKeyring(kek));
-  for (const r of records) directory.apply(r.key, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
-  return directory;
-}
+/** What the services would know from the control topic, for this run's tenant(s) only. */
+const directoryFor = (tenants: string[]) => tenantDirectoryFor(kafka, kek, tenants);
 
 function open(directory: TenantDirectory, r: RawRecord, tenant = r.headers[Headers.tenant]): TelemetryBatch {
-  const plain = directory.keyring.decrypt({ tenant, topic: Topics.telemetry.name, schema: TelemetryBatchMessage.id }, Number(r.headers[Headers.keyVersion]), r.value!);
-  return TelemetryBatchSchema.parse(JSON.parse(gunzipSync(plain).toString('utf8')));
+  return openTelemetryRecord(directory, r, tenant);
 }
 
 /** Forwards every request to collectors with `X-Scope-OrgID: orgId` added. */
