@@ -1,7 +1,8 @@
 /**
- * HTTP ingest end to end, printed as JSON: control and collectors as processes on the real broker,
- * one tenant with limits far above the load, 1,000-point JSON batches (~100 KB) posted over
- * keep-alive connections at increasing concurrency until throughput stops growing; each step reports
+ * Ingest end to end, printed as JSON: control and collectors as processes on the real broker, one
+ * tenant with limits far above the load, the same 1,000-point batches as HTTP JSON (~170 KB), OTLP/JSON
+ * gauges and Prometheus remote_write (snappy protobuf), posted over keep-alive connections at
+ * increasing concurrency (BENCH_WAYS picks the ways in); each step reports
  * sustained points/s, ack (202) latency p50/p99 and error counts. In the same run, the physical
  * limit: records of the same size produced to a topic configured as the telemetry topic by `kcat`
  * (librdkafka, Debian's package, installed if missing) — and the ratio between the two.
@@ -21,10 +22,13 @@ import { join } from 'node:path';
 import { TelemetryBatchMessage, Topics } from '@headroom/contracts';
 import { KeyEncryptionKey, TenantKeyring, createWrappedKey } from '@headroom/crypto';
 import { encodeRecord, ensureTopics } from '@headroom/kafka';
+import { Writer } from 'protobufjs';
+import * as snappy from 'snappy';
 import { ControlClient, localSecrets, ROOT, serviceEnv, ServiceProcess } from '@headroom/testing';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
 const STEPS = (process.env['BENCH_STEPS'] ?? '1,2,4,8,16,32').split(',').map(Number);
+const WAYS = (process.env['BENCH_WAYS'] ?? 'http_json,otlp_json,remote_write').split(',');
 const BATCH = 1_000;
 const CONTROL_PORT = 5350;
 const COLLECTORS_PORT = 5310;
@@ -38,6 +42,50 @@ function body(seed: number, now: number): Buffer {
     return { name: k % 2 ? 'api_latency_ms' : 'http_requests_total', labels, value: (k % 997) * 0.37, timestamp: now - (k % 5_000), unit: 'ms' };
   });
   return Buffer.from(JSON.stringify({ points }));
+}
+
+/** A way in: its path, request headers, the status it answers on success, and bodies of BATCH points. */
+interface WayIn {
+  name: 'http_json' | 'otlp_json' | 'remote_write';
+  path: string;
+  headers: Record<string, string>;
+  ok: number;
+  bodies: Buffer[];
+}
+
+type Point = { name: string; labels: Record<string, string>; value: number; timestamp: number };
+const pointsOf = (b: Buffer) => (JSON.parse(b.toString()) as { points: Point[] }).points;
+
+/** The same points as OTLP/JSON gauges, one metric per point name. */
+function otlpJson(points: Point[]): Buffer {
+  const byName = new Map<string, Point[]>();
+  for (const p of points) (byName.get(p.name) ?? byName.set(p.name, []).get(p.name)!).push(p);
+  const metrics = [...byName].map(([name, ps]) => ({
+    name,
+    gauge: {
+      dataPoints: ps.map((p) => ({
+        attributes: Object.entries(p.labels).map(([key, value]) => ({ key, value: { stringValue: value } })),
+        timeUnixNano: `${p.timestamp}000000`,
+        asDouble: p.value,
+      })),
+    },
+  }));
+  return Buffer.from(JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'bench' } }] }, scopeMetrics: [{ scope: { name: 'bench' }, metrics }] }] }));
+}
+
+/** The same points as a Prometheus remote_write 1.0 request: WriteRequest protobuf, snappy block format. */
+function remoteWrite(points: Point[]): Buffer {
+  const w = Writer.create();
+  for (const p of points) {
+    const ts = Writer.create();
+    for (const [name, value] of [['__name__', p.name], ...Object.entries(p.labels).sort(([a], [b]) => (a < b ? -1 : 1))]) {
+      ts.uint32((1 << 3) | 2).fork().uint32((1 << 3) | 2).string(name).uint32((2 << 3) | 2).string(value).ldelim();
+    }
+    ts.uint32((2 << 3) | 2).fork().uint32((1 << 3) | 1).double(p.value).uint32(2 << 3).int64(p.timestamp).ldelim();
+    const bytes = ts.finish();
+    w.uint32((1 << 3) | 2).bytes(bytes);
+  }
+  return snappy.compressSync(Buffer.from(w.finish()));
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -54,7 +102,8 @@ interface Step {
   errors: Record<string, number>;
 }
 
-async function load(key: string, connections: number, seconds: number, bodies: Buffer[]): Promise<Step> {
+async function load(key: string, connections: number, seconds: number, way: WayIn): Promise<Step> {
+  const bodies = way.bodies;
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
@@ -65,12 +114,12 @@ async function load(key: string, connections: number, seconds: number, bodies: B
     new Promise<void>((resolve) => {
       const t0 = process.hrtime.bigint();
       const req = request(
-        { agent, host: '127.0.0.1', port: COLLECTORS_PORT, path: '/v1/ingest/metrics', method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': b.length } },
+        { agent, host: '127.0.0.1', port: COLLECTORS_PORT, path: way.path, method: 'POST', headers: { authorization: `Bearer ${key}`, ...way.headers, 'content-length': b.length } },
         (res) => {
           res.resume();
           res.on('end', () => {
             const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-            if (res.statusCode === 202) {
+            if (res.statusCode === way.ok) {
               ok++;
               latencies.push(ms);
             } else errors[String(res.statusCode)] = (errors[String(res.statusCode)] ?? 0) + 1;
@@ -148,19 +197,35 @@ async function main(): Promise<void> {
     const key = await admin.createApiKey(tenant, ['ingest']);
     const now = Date.now();
     const bodies = Array.from({ length: 16 }, (_, i) => body(i, now));
+    const ways: WayIn[] = [
+      { name: 'http_json', path: '/v1/ingest/metrics', headers: { 'content-type': 'application/json' }, ok: 202, bodies },
+      { name: 'otlp_json', path: '/v1/metrics', headers: { 'content-type': 'application/json' }, ok: 200, bodies: bodies.map((b) => otlpJson(pointsOf(b))) },
+      {
+        name: 'remote_write',
+        path: '/api/v1/push',
+        headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
+        ok: 204,
+        bodies: bodies.map((b) => remoteWrite(pointsOf(b))),
+      },
+    ].filter((w) => WAYS.includes(w.name)) as WayIn[];
     // Wait until collectors knows the key (control topic).
     for (let i = 0; i < 100; i++) {
-      const probe = await load(key, 1, 0.2, bodies.slice(0, 1));
+      const probe = await load(key, 1, 0.2, { ...ways[0], bodies: ways[0].bodies.slice(0, 1) });
       if (probe.batches > 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const steps: Step[] = [];
-    for (const c of STEPS) {
-      const s = await load(key, c, SECONDS, bodies);
-      steps.push(s);
-      process.stderr.write(`${JSON.stringify(s)}\n`);
+    const byWay: Record<string, { bodyBytes: number; steps: Step[]; best: Pick<Step, 'connections' | 'pointsPerSecond' | 'ackMs'> }> = {};
+    for (const way of ways) {
+      const steps: Step[] = [];
+      for (const c of STEPS) {
+        const s = await load(key, c, SECONDS, way);
+        steps.push(s);
+        process.stderr.write(`${JSON.stringify({ way: way.name, ...s })}\n`);
+      }
+      const top = steps.reduce((a, b) => (b.pointsPerSecond > a.pointsPerSecond ? b : a));
+      byWay[way.name] = { bodyBytes: way.bodies[0].length, steps, best: { connections: top.connections, pointsPerSecond: top.pointsPerSecond, ackMs: top.ackMs } };
     }
-    const best = steps.reduce((a, b) => (b.pointsPerSecond > a.pointsPerSecond ? b : a));
+    const best = Object.values(byWay).reduce((a, b) => (b.best.pointsPerSecond > a.best.pointsPerSecond ? b : a)).best;
 
     // The same record bytes as collectors produces: one 1,000-point batch, sealed.
     const kek = KeyEncryptionKey.fromBase64(secrets.kek, 'kek-1');
@@ -176,8 +241,9 @@ async function main(): Promise<void> {
       batchPoints: BATCH,
       bodyBytes: bodies[0].length,
       sealedRecordBytes: sealed.value!.length,
-      http: { steps, best: { connections: best.connections, pointsPerSecond: best.pointsPerSecond, ackMs: best.ackMs } },
+      ways: byWay,
       kcat,
+      /** The fastest way in, against kcat producing the same record bytes. */
       ratioToKcat: 'pointsPerSecondEquivalent' in kcat ? Math.round((best.pointsPerSecond / kcat.pointsPerSecondEquivalent) * 1000) / 1000 : null,
       targets: { httpPointsPerSecond: 500_000, ackP99MsAt80Percent: 25, ratioToKcat: 0.5 },
     };
