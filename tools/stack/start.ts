@@ -82,7 +82,7 @@ async function main() {
       `  services     ${SERVICES.map((s) => `${s} http://127.0.0.1:${PORTS[s]}`).join(', ')}`,
       `  health       curl http://127.0.0.1:${PORTS.analytics}/readyz   (and /healthz, /metrics on every service)`,
       `  tenant view  curl -H 'Authorization: Bearer ${keys[first.id].read}' http://127.0.0.1:${PORTS.exporters}/v1/prometheus/metrics`,
-      `  aggregates   psql postgres://headroom:headroom@127.0.0.1:5432/headroom -c 'select tenant,name,labels,count,p95 from analytics.aggregates order by window_start desc limit 10'`,
+      `  aggregates   psql postgres://headroom:headroom@127.0.0.1:5432/headroom -c 'select tenant,name,labels,count,p95 from analytics.windows_10s order by window_start desc limit 10'`,
       `  alerts       ${first.id} has a latency incident every ${first.incidentEverySeconds}s: Slack messages print here and go to ${slackLog}`,
       `  logs         ${LOG_DIR} (services), tmp/infra/logs (Kafka, PostgreSQL, Redis)`,
       `  tenant keys  ${keysFile}; admin token in ${join(localStateDir(), 'secrets.json')}`,
