@@ -1,8 +1,7 @@
-import { Body, Controller, Headers, HttpCode, HttpException, HttpStatus, Inject, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpException, HttpStatus, Inject, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { IDEMPOTENCY_KEY_RE } from '../limits/idempotency';
-import { principalOf } from './ingest-edge';
+import { ingestRequest, refusalError } from './ingest-request';
 import { IngestService } from './ingest.service';
 
 @Controller('v1/ingest')
@@ -20,12 +19,10 @@ export class IngestController {
   @HttpCode(HttpStatus.ACCEPTED)
   metrics(
     @Req() request: FastifyRequest,
-    @Headers('traceparent') traceparent: string | undefined,
-    @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return this.accept(request, traceparent, idempotencyKey, body, reply);
+    return this.accept(request, body, reply);
   }
 
   /**
@@ -37,8 +34,6 @@ export class IngestController {
   @HttpCode(HttpStatus.ACCEPTED)
   events(
     @Req() request: FastifyRequest,
-    @Headers('traceparent') traceparent: string | undefined,
-    @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
@@ -48,27 +43,15 @@ export class IngestController {
         HttpStatus.BAD_REQUEST,
       );
     }
-    return this.accept(request, traceparent, idempotencyKey, body, reply);
+    return this.accept(request, body, reply);
   }
 
-  private async accept(request: FastifyRequest, traceparent: string | undefined, idempotencyKey: string | undefined, body: unknown, reply: FastifyReply) {
-    const principal = principalOf(request);
-    if (!principal) throw new HttpException({ error: 'unauthorized', message: 'a valid ingest API key is required (Authorization: Bearer hr_...)' }, HttpStatus.UNAUTHORIZED);
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_RE.test(idempotencyKey)) {
-      throw new HttpException(
-        { error: 'invalid_request', issues: [{ path: '(header) Idempotency-Key', message: 'must be 1-255 visible ASCII characters', reason: 'invalid_batch' }] },
-        HttpStatus.BAD_REQUEST,
-      );
-    }
-    const trace = traceparent && /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(traceparent) ? traceparent : undefined;
-    const outcome = await this.ingest.submit(principal.tenant, body, { traceparent: trace, idempotencyKey });
-    if (!outcome.ok) {
-      const { status, retryAfterSeconds, ...refusal } = outcome.refusal;
-      if (retryAfterSeconds) void reply.header('Retry-After', String(retryAfterSeconds));
-      throw new HttpException(refusal, status);
-    }
+  private async accept(request: FastifyRequest, body: unknown, reply: FastifyReply) {
+    const { tenant, traceparent, idempotencyKey } = ingestRequest(request);
+    const outcome = await this.ingest.submit(tenant, body, { traceparent, idempotencyKey });
+    if (!outcome.ok) throw refusalError(outcome.refusal, reply);
     if (outcome.replayed) void reply.header('Idempotent-Replayed', 'true');
-    this.logger.debug({ tenant: principal.tenant, traceId: trace?.slice(3, 35), batchId: outcome.body.batchId, points: outcome.body.accepted.points, events: outcome.body.accepted.events }, 'batch accepted');
+    this.logger.debug({ tenant, traceId: traceparent?.slice(3, 35), batchId: outcome.body.batchId, points: outcome.body.accepted.points, events: outcome.body.accepted.events }, 'batch accepted');
     return outcome.body;
   }
 }

@@ -2,9 +2,8 @@ import { HttpException, Inject, Post, Controller, Req, Res } from '@nestjs/commo
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_EVENTS_PER_BATCH, MAX_POINTS_PER_BATCH, type IngestBatch } from '@headroom/contracts';
 import { DiscardCounters } from '../ingest/discards';
-import { principalOf } from '../ingest/ingest-edge';
+import { ingestRequest, refusalError } from '../ingest/ingest-request';
 import { IngestService, type Accepted } from '../ingest/ingest.service';
-import { IDEMPOTENCY_KEY_RE } from '../limits/idempotency';
 import { RECEIVERS } from './registry';
 
 /**
@@ -24,32 +23,25 @@ export class ReceiversController {
     const path = request.url.split('?')[0];
     const receiver = RECEIVERS.find((r) => r.path === path);
     if (!receiver) throw new HttpException({ error: 'not_found', message: `no receiver at ${path}` }, 404);
-    const principal = principalOf(request);
-    if (!principal) throw new HttpException({ error: 'unauthorized', message: 'a valid ingest API key is required (Authorization: Bearer hr_...)' }, 401);
-    const idempotencyKey = headerOf(request, 'idempotency-key');
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_RE.test(idempotencyKey)) {
-      throw new HttpException({ error: 'invalid_request', issues: [{ path: '(header) Idempotency-Key', message: 'must be 1-255 visible ASCII characters', reason: 'invalid_batch' }] }, 400);
-    }
+    const { tenant, traceparent, idempotencyKey } = ingestRequest(request);
     const decoded = await receiver.decode(
       {
         body: request.body,
         contentType: String(request.headers['content-type'] ?? ''),
         headers: request.headers,
-        tenant: principal.tenant,
+        tenant,
         now: Date.now(),
-        limits: this.ingest.limitsOf(principal.tenant),
+        limits: this.ingest.limitsOf(tenant),
       },
       receiver.defaultConfig,
     );
     if (!decoded.ok) {
       const { status, ...refusal } = decoded;
       // Its samples could not be read, so the request is what is counted.
-      this.counters.requests.inc({ tenant: principal.tenant, reason: refusal.error });
+      this.counters.requests.inc({ tenant, reason: refusal.error });
       throw new HttpException(refusal, status);
     }
-    if (decoded.discarded) this.counters.discard(principal.tenant, Object.entries(decoded.discarded));
-    const traceparent = headerOf(request, 'traceparent');
-    const trace = traceparent && /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(traceparent) ? traceparent : undefined;
+    if (decoded.discarded) this.counters.discard(tenant, Object.entries(decoded.discarded));
     // A request larger than the edge's batch (MAX_POINTS_PER_BATCH) goes in as several batches, in
     // order; the first refused one is the answer (the ones before it stay accepted: a client retry
     // may count them twice, unless it sent an Idempotency-Key, which is derived per part).
@@ -60,11 +52,9 @@ export class ReceiversController {
     const accepted: Accepted = { batchId: '', accepted: { points: 0, events: 0 } };
     for (const [i, part] of parts.entries()) {
       const partKey = idempotencyKey === undefined || i === 0 ? idempotencyKey : `${idempotencyKey}#${i}`;
-      const outcome = await this.ingest.submit(principal.tenant, part, { traceparent: trace, idempotencyKey: partKey, source: receiver.type });
+      const outcome = await this.ingest.submit(tenant, part, { traceparent, idempotencyKey: partKey, source: receiver.type });
       if (!outcome.ok) {
-        const { status, retryAfterSeconds, ...refusal } = outcome.refusal;
-        if (retryAfterSeconds) void reply.header('Retry-After', String(retryAfterSeconds));
-        throw new HttpException(i === 0 ? refusal : { ...refusal, message: `${refusal.message} (part ${i + 1} of ${parts.length}: the ${accepted.accepted.points} points before it were accepted)` }, status);
+        throw refusalError(outcome.refusal, reply, (r) => (i === 0 ? r : { ...r, message: `${r.message} (part ${i + 1} of ${parts.length}: the ${accepted.accepted.points} points before it were accepted)` }));
       }
       accepted.batchId ||= outcome.body.batchId;
       accepted.accepted.points += outcome.body.accepted.points;
@@ -79,11 +69,6 @@ export class ReceiversController {
     if (answer.contentType) void reply.header('content-type', answer.contentType);
     return answer.body ?? '';
   }
-}
-
-function headerOf(request: FastifyRequest, name: string): string | undefined {
-  const v = request.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 /**
