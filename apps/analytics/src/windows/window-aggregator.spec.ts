@@ -71,6 +71,16 @@ describe('WindowAggregator', () => {
     expect(back?.window).toMatchObject({ windowStart: T0 + 6 * W, count: 1, sum: 7 });
   });
 
+  it('forgets the series of a tenant that went quiet altogether', () => {
+    const a = agg([['label-a', 0]]);
+    for (let i = 0; i < 100; i++) add(a, 'label-a', pt(i, T0 + 1, { pod: `pod-${i}` }), i);
+    // Quiet from now on: its windows close by the clock, then its series go.
+    a.acknowledge(a.closeDue(T0 + W + 4_000));
+    expect(a.openWindows()).toBe(0);
+    a.closeDue(T0 + 10 * W);
+    expect(a.seriesInMemory()).toBe(0);
+  });
+
   it('keeps tenants and series apart, and one series whatever the order of its labels', () => {
     const a = agg();
     add(a, 'label-a', pt(10, T0, { route: '/x', method: 'GET' }), 1);

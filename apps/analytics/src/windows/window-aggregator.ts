@@ -195,15 +195,18 @@ export class WindowAggregator {
   }
 
   /**
-   * Forgets the series of a stream that hold no open window and got no point for `idleMs`, so a
-   * tenant's churning series cost memory only while they are active.
+   * Forgets a series that holds no open window and got no point for `seriesIdleMs`, so a tenant's
+   * churning series (or a tenant gone quiet) cost memory only while active.
    */
-  private forgetIdleSeries(stream: Stream, now: number, idleMs: number): void {
-    for (const [id, series] of stream.byId) {
-      if (series.open.size > 0 || now - series.lastSeen < idleMs) continue;
-      stream.byId.delete(id);
-      for (const raw of series.rawKeys) stream.byRawKey.delete(raw);
-    }
+  private forgetIfIdle(stream: Stream, id: string, series: SeriesState, now: number): void {
+    if (series.open.size > 0 || now - series.lastSeen < this.seriesIdleMs) return;
+    stream.byId.delete(id);
+    for (const raw of series.rawKeys) stream.byRawKey.delete(raw);
+  }
+
+  /** A series without open windows is forgotten once it got no point for two windows plus the lateness and the idle close. */
+  private get seriesIdleMs(): number {
+    return 2 * this.opts.windowMs + this.opts.allowedLatenessMs + this.opts.idleCloseMs;
   }
 
   private addLate(stream: Stream, series: SeriesState, start: number, value: number, offset: number): void {
@@ -227,14 +230,17 @@ export class WindowAggregator {
     const closed: ClosedWindow[] = [];
     const W = this.opts.windowMs;
     for (const stream of this.streams.values()) {
-      if (stream.openWindows === 0) continue;
+      if (stream.openWindows === 0) {
+        // A quiet stream closes nothing, but its series still go once idle.
+        for (const [id, series] of stream.byId) this.forgetIfIdle(stream, id, series, now);
+        continue;
+      }
       const idle = caughtUp && now - stream.lastSeen >= this.opts.idleCloseMs;
       let boundary = idle ? Infinity : stream.watermark - this.opts.allowedLatenessMs - W + 1;
       const budget = idle ? Infinity : budgetOf(stream.tenant);
       if (stream.openWindows > budget) boundary = Math.max(boundary, this.oldestStartsToClose(stream, stream.openWindows - budget));
       let newest = stream.closedUntil;
-      for (const series of stream.byId.values()) {
-        if (series.open.size === 0) continue;
+      for (const [id, series] of stream.byId) {
         for (const [start, w] of series.open) {
           if (start >= boundary) continue;
           series.open.delete(start);
@@ -245,8 +251,8 @@ export class WindowAggregator {
           closed.push(c);
           if (start + W > newest) newest = start + W;
         }
+        this.forgetIfIdle(stream, id, series, now);
       }
-      this.forgetIdleSeries(stream, now, 2 * W + this.opts.allowedLatenessMs + this.opts.idleCloseMs);
       // Every window starting before the boundary is now final on this stream.
       const final = idle ? newest : Math.max(newest, Math.ceil(boundary / W) * W);
       if (Number.isFinite(final) && final > stream.closedUntil) stream.closedUntil = final;
