@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { Headers, Topics, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
 import { KeyEncryptionKey } from '@headroom/crypto';
@@ -171,6 +172,20 @@ describe('OTLP/HTTP metrics receiver (collectors and control as processes; the O
     expect((await postJson({ resourceMetrics: 'x' }, keys[A])).status).toBe(400);
     const badGzip = await fetch(`${collectors.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${keys[A]}` }, body: '{}' });
     expect(badGzip.status).toBe(400);
+  }, 60_000);
+
+  it("a gzip bomb from one tenant gets 413 at the body limit, while the other tenant's points go through", async () => {
+    // 200 MB of zeros in ~200 KB: cut off at INGEST_MAX_BODY_BYTES (4 MiB) as it inflates.
+    const bomb = gzipSync(Buffer.alloc(200 * 1024 * 1024), { level: 9 });
+    const now = Date.now();
+    const [hostile, normal] = await Promise.all([
+      fetch(`${collectors.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${keys[A]}` }, body: bomb }),
+      postJson(gaugeRequest(metric('beside_bomb'), [{ timeUnixNano: `${now}000000`, asDouble: 7 }]), keys[B]),
+    ]);
+    expect(hostile.status).toBe(413);
+    expect(normal.status).toBe(200);
+    const byTenant = await pointsOnTopic(directory, (t) => t[B].some((p) => p.name === promName('beside_bomb')));
+    expect(find(byTenant[B], promName('beside_bomb'))).toMatchObject([{ value: 7, timestamp: now }]);
   }, 60_000);
 
   it('a request over the edge batch size (10,000 points) is published as several batches', async () => {
