@@ -1,0 +1,4 @@
+export * from './ast';
+export * from './parser';
+export * from './evaluate';
+export * from './lifecycle';
