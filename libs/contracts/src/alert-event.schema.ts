@@ -8,13 +8,18 @@ export const AlertEventSchema = z.object({
   /** Stable hash of rule id + series labels. */
   fingerprint: z.string().min(1).max(64),
   ruleId: z.string().min(1).max(128),
-  state: z.enum(['firing', 'resolved']),
+  /** `pending`: the condition holds but not yet for the rule's `for` (nobody is told). */
+  state: z.enum(['pending', 'firing', 'resolved']),
   labels: LabelsSchema,
-  annotations: z.object({ summary: z.string().min(1).max(1000) }),
+  /** `summary`, `description`, `runbook_url`…: tenant-controlled text, escaped by every channel. */
+  annotations: z.record(z.string().max(128), z.string().max(2000)).refine((a) => Object.keys(a).length <= 32, 'at most 32 annotations'),
   value: FiniteNumberSchema,
-  threshold: FiniteNumberSchema,
+  /** The firing threshold, when the rule compares against one. */
+  threshold: FiniteNumberSchema.optional(),
   startsAt: TimestampMsSchema,
   endsAt: TimestampMsSchema.optional(),
+  /** Wall-clock time alerting decided the transition (ms): the start of the notification latency. */
+  observedAt: TimestampMsSchema.optional(),
 });
 export type AlertEvent = z.infer<typeof AlertEventSchema>;
 

@@ -3,6 +3,8 @@ import { defineMessage } from './message';
 import { FiniteNumberSchema, IsoDateSchema, MetricNameSchema, TenantIdSchema } from './common.schema';
 import { Topics } from './topics';
 import { TenantLimitsSchema } from './tenant-limits.schema';
+import { AlertRuleSchema } from './alert-rule.schema';
+import { AlertRoutingSchema } from './alert-routing.schema';
 
 /**
  * Records on the compacted headroom.control.v1. The record key (see `controlKey`) makes the latest
@@ -54,7 +56,7 @@ export const ThresholdRuleSchema = z.object({
   stat: z.enum(['p50', 'p95', 'p99', 'min', 'max', 'avg', 'count', 'sum']),
   op: z.enum(['>', '>=', '<', '<=']),
   threshold: FiniteNumberSchema,
-  severity: z.enum(['critical', 'warning', 'info']).default('warning'),
+  severity: z.enum(['critical', 'warning', 'info', 'security']).default('warning'),
 });
 export type ThresholdRule = z.infer<typeof ThresholdRuleSchema>;
 
@@ -72,8 +74,16 @@ export type AnomalyAlerting = z.infer<typeof AnomalyAlertingSchema>;
 export const AlertConfigRecordSchema = z.object({
   kind: z.literal('alert_config'),
   tenant: TenantIdSchema,
+  /** Legacy single destination: without `routing`, every alert goes to this channel with the deployment's bot token. */
   slackChannel: z.string().regex(/^[#@]?[a-zA-Z0-9._-]{1,80}$/).optional(),
+  /** Legacy threshold rules (each is the expression `stat(metric) op threshold`). */
   rules: z.array(ThresholdRuleSchema).max(500),
+  /** Expression rules (libs/rules): `p95(api_latency_ms{endpoint="/search"}) > 250`, `for`, hysteresis, absence. */
+  alertRules: z.array(AlertRuleSchema).max(500).optional(),
+  /** Alertmanager-shaped routing: route tree, receivers, inhibition, escalations (libs/routing). */
+  routing: AlertRoutingSchema.optional(),
+  /** Tenant overrides of notification templates, by message key (ICU MessageFormat). */
+  templates: z.record(z.string().max(64), z.string().max(2000)).optional(),
   anomalies: AnomalyAlertingSchema.optional(),
   updatedAt: IsoDateSchema,
 });

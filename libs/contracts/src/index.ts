@@ -7,6 +7,21 @@ export * from './telemetry-batch.schema';
 export * from './aggregate.schema';
 export * from './signal.schema';
 export * from './alert-event.schema';
+export * from './alert-rule.schema';
+export {
+  AlertRouteSchema,
+  AlertReceiverSchema,
+  AlertRoutingSchema,
+  EscalationPolicySchema,
+  InhibitRuleSchema,
+  ROUTE_DEFAULTS,
+  MAX_ROUTE_DEPTH,
+  MAX_ROUTE_NODES,
+  anchoredRegExp,
+  parseMatcher,
+  parseMatchers,
+} from './alert-routing.schema';
+export type { AlertReceiver, AlertRouteConfig, AlertRouting, AlertRoutingInput, EscalationPolicy as EscalationPolicyConfig, InhibitRuleConfig, MatchType, ParsedMatcher, MatcherParseResult } from './alert-routing.schema';
 export * from './control-record.schema';
 export * from './audit-event.schema';
 export * from './dlq-record.schema';
