@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { DurationSchema, durationProblem, parseDuration } from './alert-rule.schema';
 
 /**
  * A tenant's alert routing, in Alertmanager's configuration shape (snake_case, as in its YAML) so a
  * team pastes the tree it already runs: `route`, `receivers`, `inhibit_rules`, plus Headroom's
  * `escalations`. The matcher and duration grammars are Alertmanager 0.25's (libs/routing compiles
- * the matchers with `parseMatchers` from here, so the contract and the router cannot disagree).
+ * the matchers with `parseMatchers` from here, so the contract and the router cannot disagree); durations are alert-rule.schema's (Prometheus's).
  * Keys Alertmanager knows but Headroom does not route by (`match`, `match_re`,
  * `mute_time_intervals`…) are refused rather than ignored: ignoring them would route differently
  * from the config the team pasted.
@@ -135,27 +136,13 @@ function regexProblem(source: string): string | undefined {
   }
 }
 
-const DURATION_RE = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
-const DURATION_UNITS_MS = [365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1];
-
-/** A Prometheus duration (`30s`, `1h30m`, `0`) in milliseconds; undefined when malformed. */
-export function parseDurationMs(text: string): number | undefined {
-  if (text === '0') return 0;
-  const m = text === '' ? null : DURATION_RE.exec(text);
-  if (!m) return undefined;
-  let ms = 0;
-  DURATION_UNITS_MS.forEach((unit, i) => {
-    if (m[i + 1] !== undefined) ms += Number(m[i + 1]) * unit;
-  });
-  return Number.isSafeInteger(ms) ? ms : undefined;
-}
-
-export const DurationSchema = z.string().refine((s) => parseDurationMs(s) !== undefined, 'must be a Prometheus duration such as 30s, 5m, 1h30m');
-
 /** Alertmanager's defaults for the root route; children inherit from their parent instead. */
 export const ROUTE_DEFAULTS = { group_wait: '30s', group_interval: '5m', repeat_interval: '4h' } as const;
 export const MAX_ROUTE_DEPTH = 10;
 export const MAX_ROUTE_NODES = 200;
+
+// Malformed durations are DurationSchema's issue; this only adds Alertmanager's "cannot be zero".
+const notZero = (s: string): boolean => durationProblem(s) !== undefined || parseDuration(s) !== 0;
 
 const LabelNameSchema = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name ([a-zA-Z_][a-zA-Z0-9_]*)');
 
@@ -198,8 +185,8 @@ export const AlertRouteSchema: z.ZodType<AlertRouteConfig> = z.lazy(() =>
         .refine((g) => !g.includes('...') || g.length === 1, 'group_by `...` (all labels) cannot be combined with label names')
         .optional(),
       group_wait: DurationSchema.optional(),
-      group_interval: DurationSchema.refine((s) => parseDurationMs(s) !== 0, 'group_interval cannot be zero').optional(),
-      repeat_interval: DurationSchema.refine((s) => parseDurationMs(s) !== 0, 'repeat_interval cannot be zero').optional(),
+      group_interval: DurationSchema.refine(notZero, 'group_interval cannot be zero').optional(),
+      repeat_interval: DurationSchema.refine(notZero, 'repeat_interval cannot be zero').optional(),
       matchers: MatcherLinesSchema.optional(),
       continue: z.boolean().optional(),
       routes: z.array(AlertRouteSchema).optional(),
