@@ -5,3 +5,6 @@ export * from './infra';
 export * from './local-stack';
 export * from './manual-sink';
 export * from './telemetry-records';
+export * from './pagerduty-mock';
+export * from './webhook-receiver';
+export * from './smtp-peer';
