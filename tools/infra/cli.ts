@@ -6,6 +6,7 @@
  * `topics` only ensures the registry topics on KAFKA_BROKERS (deployment Job / compose init).
  * See docs/infra.md.
  */
+import { installAlertmanager } from './alertmanager';
 import { InfraContext, createContext, ensureDirs } from './context';
 import { waitForBroker } from '@headroom/kafka';
 import { DEFAULT_KAFKA_BROKERS, downKafka, kafkaTargetOf, statusKafka, upKafka, upTopics } from './kafka';
@@ -23,6 +24,7 @@ async function up(ctx: InfraContext): Promise<void> {
   const databaseUrl = await upPostgres(ctx);
   const redisUrl = await upRedis(ctx);
   await installPrometheus(ctx);
+  await installAlertmanager(ctx);
   const kafkaBrokers = await upKafka(ctx);
   await upTopics(ctx, kafkaBrokers);
   ctx.log(`infra: up in ${((Date.now() - started) / 1000).toFixed(1)}s; logs in ${ctx.logDir}`);
