@@ -1,5 +1,4 @@
-import type { AggregateWindow, Labels } from '@headroom/contracts';
-import { AlertRuleSchema, parseDuration, type AlertRule, type AlertRuleInput } from '../../contracts/src/alert-rule.schema';
+import { AlertRuleSchema, parseDuration, type AggregateWindow, type AlertRule, type AlertRuleInput, type Labels } from '@headroom/contracts';
 import { RuleSyntaxError, RuleValidationError, type ArithmeticOp, type ComparisonOp, type Expr, type Selector, type WindowStat } from './ast';
 import { isComparison, parseExpr } from './parser';
 

@@ -5,7 +5,7 @@
  * report errors as error nodes in a tree, not as a message at a line and column. This subset is
  * small enough that owning it costs less than bending one of them to it.
  */
-import { parseDuration } from '../../contracts/src/alert-rule.schema';
+import { durationProblem, parseDuration } from '@headroom/contracts';
 import {
   AGGREGATIONS,
   RuleSyntaxError,
@@ -129,6 +129,8 @@ class Parser {
       const d = this.peek();
       if (d.kind !== 'duration' && !(d.kind === 'number' && d.text === '0')) this.fail(d.pos, "expected a duration such as 5m or 1h30m after 'for'");
       this.next();
+      const problem = durationProblem(d.text);
+      if (problem) this.fail(d.pos, `invalid duration ${d.text}: ${problem}`);
       forClause = { ms: parseDuration(d.text), text: d.text, pos: forTok.pos };
     }
     const end = this.peek();
@@ -165,6 +167,7 @@ class Parser {
     }
   }
 
+  /** `pos` is the operator's, for errors; the node's own is its left operand's. */
   private binary(op: BinaryOp, pos: number, lhsNode: Node, rhsNode: Node): Expr {
     const lhs = this.checkValue(lhsNode);
     const rhs = this.checkValue(rhsNode);
@@ -175,7 +178,7 @@ class Parser {
       if (lt !== 'vector') this.fail(pos, `comparison '${op}' needs series on its left (write e.g. avg(x) ${op} 5)`);
       if (rt !== 'scalar') this.fail(pos, `comparison '${op}' needs a number on its right: comparing series with series is not supported`);
     }
-    return { kind: 'binary', op, lhs, rhs, pos };
+    return { kind: 'binary', op, lhs, rhs, pos: lhs.pos };
   }
 
   private parseUnary(): Node {
