@@ -3,6 +3,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
 import { TenancyModule } from '@headroom/tenancy';
+import { DatabaseModule } from '@headroom/database';
 import { AlertingModule } from './alerting.module';
 import type { AlertingConfig } from './config';
 
@@ -15,6 +16,7 @@ export class AppModule {
       imports: [
         RuntimeModule.forRoot({ service: 'alerting', logger, metrics }),
         TenancyModule.forRoot({ service: 'alerting', kafka: kafkaConnectionFromConfig(config, 'alerting'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         AlertingModule.forRoot(config),
       ],
     };

@@ -2,7 +2,7 @@ import { controlKey, type AlertEvent, type ControlRecord, type Signal } from '@h
 import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createLogger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
-import type { AnomalyNotification } from '../notifications/notification-channel';
+import { Registry } from 'prom-client';
 import { AnomaliesService } from './anomalies.service';
 import { InMemoryAnomalyPageStore } from './anomaly-page-store';
 
@@ -29,33 +29,28 @@ function setup() {
   put({ kind: 'alert_config', tenant: 'label-a', slackChannel: '#a-oncall', rules: [], anomalies: { minScore: 0.8, severity: 'critical' }, updatedAt: at });
   // B pages on threshold rules only: A's anomaly config must never apply to B's signals.
   put({ kind: 'alert_config', tenant: 'label-b', slackChannel: '#b-oncall', rules: [], updatedAt: at });
-  const notified: AnomalyNotification[] = [];
-  const suppressed: AnomalyNotification[] = [];
   const events: { tenant: string | undefined; value: AlertEvent | null }[] = [];
   let failNext = 0;
-  const notifier = {
-    notify: async (n: AnomalyNotification) => {
+  const sink = {
+    publish: async (records: { tenant?: string; value: AlertEvent | null }[]) => {
       if (failNext > 0) {
         failNext--;
-        throw new Error('slack down');
+        throw new Error('kafka down');
       }
-      notified.push(n);
+      events.push(...records.map((r) => ({ tenant: r.tenant, value: r.value })));
     },
-    suppressed: (n: AnomalyNotification) => void suppressed.push(n),
   };
-  const sink = { publish: async (records: { tenant?: string; value: AlertEvent | null }[]) => void events.push(...records.map((r) => ({ tenant: r.tenant, value: r.value }))) };
   const store = new InMemoryAnomalyPageStore();
-  const service = new AnomaliesService(directory, notifier as never, sink, store, { burstMs }, createLogger('test', 'silent'));
-  return { service, notified, suppressed, events, store, put, failOnce: () => (failNext = 1) };
+  const metrics = new Registry();
+  const service = new AnomaliesService(directory, sink, store, { burstMs }, createLogger('test', 'silent'), metrics);
+  const suppressedCount = async () => (await metrics.getSingleMetric('headroom_alerts_anomaly_pages_suppressed_total')!.get()).values[0]?.value ?? 0;
+  return { service, events, store, put, suppressedCount, failOnce: () => (failNext = 1) };
 }
 
 describe('AnomaliesService', () => {
-  it('pages the tenant with anomaly paging on its own channel, in its locale, and publishes a self-resolving alert event', async () => {
-    const { service, notified, events } = setup();
+  it('publishes a self-resolving alert event for the tenant with anomaly paging (the dispatcher routes it)', async () => {
+    const { service, events } = setup();
     await service.handleBatch('label-a', { signals: [signal()] });
-    expect(notified.map((n) => [n.tenant, n.state, n.route.slackChannel, n.locale, n.score, n.startsAt, n.severity])).toEqual([
-      ['label-a', 'anomaly', '#a-oncall', 'fr', 0.95, t0, 'critical'],
-    ]);
     expect(events).toEqual([
       {
         tenant: 'label-a',
@@ -74,53 +69,52 @@ describe('AnomaliesService', () => {
   });
 
   it('never applies one tenant config to another tenant signals', async () => {
-    const { service, notified, events } = setup();
+    const { service, events } = setup();
     await service.handleBatch('label-b', { signals: [signal({ score: 1 })] });
-    expect(notified).toEqual([]);
     expect(events).toEqual([]);
   });
 
   it('ignores signals under minScore and metrics the tenant does not watch', async () => {
-    const { service, notified, put } = setup();
+    const { service, events, put } = setup();
     await service.handleBatch('label-a', { signals: [signal({ score: 0.5 })] });
     put({ kind: 'alert_config', tenant: 'label-a', slackChannel: '#a-oncall', rules: [], anomalies: { minScore: 0.8, severity: 'warning', metrics: ['api_errors'] }, updatedAt: at });
     await service.handleBatch('label-a', { signals: [signal()] });
-    expect(notified).toEqual([]);
+    expect(events).toEqual([]);
   });
 
   it('pages at most once per series per burst window, per series, counting the suppressed ones', async () => {
-    const { service, notified, suppressed } = setup();
+    const { service, events, suppressedCount } = setup();
     const other = { name: 'api_latency_ms', labels: { route: '/search' } };
     await service.handleBatch('label-a', {
       signals: [signal({ timestamp: t0 + 20_000 }), signal(), signal({ timestamp: t0 + 10_000 }), signal({ series: other, timestamp: t0 + 10_000 })],
     });
     await service.handleBatch('label-a', { signals: [signal({ timestamp: t0 + burstMs })] });
-    expect(notified.map((n) => [n.series.labels['route'], n.startsAt])).toEqual([
+    expect(events.map((e) => [e.value!.labels['route'], e.value!.startsAt])).toEqual([
       ['/play', t0],
       ['/search', t0 + 10_000],
       ['/play', t0 + burstMs],
     ]);
-    expect(suppressed.map((n) => n.startsAt)).toEqual([t0 + 10_000, t0 + 20_000]);
+    expect(await suppressedCount()).toBe(2);
   });
 
-  it('re-notifies the same signal on a replay (the notification log makes it a duplicate) instead of suppressing it', async () => {
-    const { service, notified, suppressed } = setup();
+  it('republishes the same event on a replay (the dispatcher dedupes it by fingerprint + startsAt) instead of suppressing it', async () => {
+    const { service, events, suppressedCount } = setup();
     await service.handleBatch('label-a', { signals: [signal()] });
     await service.handleBatch('label-a', { signals: [signal()] });
-    expect(notified.map((n) => [n.fingerprint, n.startsAt])).toEqual([
-      [notified[0]!.fingerprint, t0],
-      [notified[0]!.fingerprint, t0],
+    expect(events.map((e) => [e.value!.fingerprint, e.value!.startsAt])).toEqual([
+      [events[0]!.value!.fingerprint, t0],
+      [events[0]!.value!.fingerprint, t0],
     ]);
-    expect(suppressed).toEqual([]);
+    expect(await suppressedCount()).toBe(0);
   });
 
-  it('remembers a page only once it was sent, so a failed send is retried whole', async () => {
-    const { service, notified, store, failOnce } = setup();
+  it('remembers a page only once its event was published, so a failed publish is retried whole', async () => {
+    const { service, events, store, failOnce } = setup();
     failOnce();
-    await expect(service.handleBatch('label-a', { signals: [signal()] })).rejects.toThrow('slack down');
+    await expect(service.handleBatch('label-a', { signals: [signal()] })).rejects.toThrow('kafka down');
     expect(store.pages.size).toBe(0);
     await service.handleBatch('label-a', { signals: [signal()] });
-    expect(notified).toHaveLength(1);
+    expect(events).toHaveLength(1);
     expect([...store.pages.values()]).toEqual([t0]);
   });
 });

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AlertEvent, AnomalyAlerting, Signal, SignalBatch } from '@headroom/contracts';
-import { LOGGER, type Logger } from '@headroom/runtime';
+import { Counter, type Registry } from 'prom-client';
+import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ALERT_SINK, NOTIFIER, type AlertSink, type Notifier } from '../alerting.service';
-import type { AnomalyNotification } from '../notifications/notification-channel';
-import { alertFingerprint } from '../rules/rule-evaluator';
+import { alertFingerprint } from '@headroom/rules';
+import { ALERT_SINK, type AlertSink } from '../alerting.service';
 import { ANOMALY_PAGE_STORE, type AnomalyPageStore } from './anomaly-page-store';
 import { ANOMALY_PAGE_TTL_MS, burstDecision, wantsPage } from './anomaly-policy';
 
@@ -14,31 +14,43 @@ export interface AnomalyOptions {
   burstMs: number;
 }
 
-/** The notifications service in production; it also counts what burst control held back. */
-export interface AnomalyNotifier extends Notifier {
-  suppressed(notification: AnomalyNotification): void;
+/** One anomaly signal worth a page, before it becomes an alert event. */
+interface AnomalyPage {
+  fingerprint: string;
+  series: Signal['series'];
+  value: number;
+  startsAt: number;
+  endsAt: number;
+  detector: string;
+  score: number;
+  explanation: string;
+  severity: AnomalyAlerting['severity'];
 }
 
 /** The ruleId of anomaly alert events; also part of their fingerprint. */
 export const ANOMALY_RULE_ID = 'anomaly';
 
 /**
- * Anomaly signals in, pages and self-resolving alert events out. Only the signal's own tenant's
- * `anomalies` config is applied (the tenant comes from the record's authenticated header). Each page
- * is named by tenant + series fingerprint + signal timestamp in the notification log, so replays never
- * page twice; the last page's time is remembered in Redis after the page and the event succeeded, so
- * a failure retries the whole page.
+ * Anomaly signals in, self-resolving alert events out (firing with an `endsAt`), which the
+ * dispatcher routes like any other alert. Only the signal's own tenant's `anomalies` config is
+ * applied (the tenant comes from the record's authenticated header). The last page's time is
+ * remembered in Redis after the event was published, so a failure retries the whole page; a
+ * replayed page is the same alert event (fingerprint + startsAt), which the dispatcher dedupes.
  */
 @Injectable()
 export class AnomaliesService {
+  private readonly suppressedPages: Counter;
+
   constructor(
     @Inject(TenantDirectory) private readonly directory: TenantDirectory,
-    @Inject(NOTIFIER) private readonly notifier: AnomalyNotifier,
     @Inject(ALERT_SINK) private readonly sink: AlertSink,
     @Inject(ANOMALY_PAGE_STORE) private readonly store: AnomalyPageStore,
     @Inject(ANOMALY_OPTIONS) private readonly options: AnomalyOptions,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+    @Inject(METRICS) metrics: Registry,
+  ) {
+    this.suppressedPages = new Counter({ name: 'headroom_alerts_anomaly_pages_suppressed_total', help: 'Anomaly pages held back by burst control.', registers: [metrics] });
+  }
 
   async handleBatch(tenant: string, batch: SignalBatch, traceparent?: string): Promise<void> {
     const config = this.directory.alertConfig(tenant)?.anomalies;
@@ -46,26 +58,22 @@ export class AnomaliesService {
     // Oldest first, so burst control sees a series' signals in order.
     const signals = batch.signals.filter((s) => wantsPage(config, s)).sort((a, b) => a.timestamp - b.timestamp);
     for (const signal of signals) {
-      const notification = this.notificationOf(tenant, signal, config);
+      const notification = this.pageOf(signal, config);
       const last = await this.store.lastPaged(tenant, notification.fingerprint);
       if (burstDecision(last, signal.timestamp, this.options.burstMs) === 'suppress') {
-        this.notifier.suppressed(notification);
+        this.suppressedPages.inc();
         this.logger.info({ tenant, fingerprint: notification.fingerprint, timestamp: signal.timestamp, lastPagedAt: last }, 'anomaly page suppressed (burst control)');
         continue;
       }
-      await this.notifier.notify(notification);
       await this.sink.publish([{ tenant, value: eventOf(notification, config.minScore), traceparent }]);
       if (!this.directory.isErased(tenant)) await this.store.recordPage(tenant, notification.fingerprint, signal.timestamp);
       this.logger.info({ tenant, traceId: traceparent?.slice(3, 35), fingerprint: notification.fingerprint, score: signal.score }, 'anomaly page');
     }
   }
 
-  private notificationOf(tenant: string, signal: Signal, config: AnomalyAlerting): AnomalyNotification {
+  private pageOf(signal: Signal, config: AnomalyAlerting): AnomalyPage {
     return {
-      tenant,
-      locale: this.directory.tenant(tenant)?.locale ?? 'en',
-      state: 'anomaly',
-      fingerprint: alertFingerprint(ANOMALY_RULE_ID, signal.series.name, signal.series.labels),
+      fingerprint: alertFingerprint(ANOMALY_RULE_ID, { ...signal.series.labels, __name__: signal.series.name }),
       series: signal.series,
       value: signal.value,
       startsAt: signal.timestamp,
@@ -74,7 +82,6 @@ export class AnomaliesService {
       score: signal.score,
       explanation: signal.explanation,
       severity: config.severity,
-      route: { slackChannel: this.directory.alertConfig(tenant)?.slackChannel },
     };
   }
 }
@@ -84,7 +91,7 @@ export class AnomaliesService {
  * and `threshold` are the score and the tenant's minScore, the pair that decided the page; the metric's
  * own value and the detector's explanation are in the summary.
  */
-function eventOf(n: AnomalyNotification, minScore: number): AlertEvent {
+function eventOf(n: AnomalyPage, minScore: number): AlertEvent {
   return {
     fingerprint: n.fingerprint,
     ruleId: ANOMALY_RULE_ID,
@@ -95,5 +102,6 @@ function eventOf(n: AnomalyNotification, minScore: number): AlertEvent {
     threshold: minScore,
     startsAt: n.startsAt,
     endsAt: n.endsAt,
+    observedAt: Date.now(),
   };
 }

@@ -31,11 +31,12 @@ export class ChannelRegistry {
    * One sender per type, each from its default config with the deployment's overrides merged in;
    * every problem of every channel is reported at once (the boot fails with all of them).
    */
-  createSenders(overrides: Record<string, Record<string, unknown>>): Map<string, ChannelSender<unknown>> {
+  createSenders(overrides: Record<string, Record<string, unknown>>, enabled: readonly string[] = this.names()): Map<string, ChannelSender<unknown>> {
     const problems: ConfigProblem[] = [];
-    for (const name of Object.keys(overrides)) if (!this.types.has(name)) problems.push({ path: name, message: `unknown channel type (known: ${this.names().join(', ')})` });
+    for (const name of [...Object.keys(overrides), ...enabled]) if (!this.types.has(name)) problems.push({ path: name, message: `unknown channel type (known: ${this.names().join(', ')})` });
     const built: [string, ChannelType<unknown, unknown>, unknown][] = [];
     for (const [name, type] of this.types) {
+      if (!enabled.includes(name)) continue;
       const config = { ...(type.defaultConfig() as object), ...(overrides[name] ?? {}) };
       problems.push(...type.validate(config).map((p) => ({ path: `${name}.${p.path}`, message: p.message })));
       built.push([name, type, config]);

@@ -245,7 +245,7 @@ export class DispatchRepository {
   }
 
   /** Ends a silence now; false if the tenant has no such silence (another tenant's id is "not found"). */
-  async expireSilence(db: PoolClient | Pool, tenant: string, id: string, now: number): Promise<boolean> {
+  async expireSilence(tenant: string, id: string, now: number, db: PoolClient | Pool = this.pool): Promise<boolean> {
     const res = await db.query('update alerting.silences set ends_at = least(ends_at, $3) where tenant = $1 and id = $2', [tenant, id, now]);
     return (res.rowCount ?? 0) > 0;
   }

@@ -203,7 +203,7 @@ export class Dispatcher {
     const firing = await this.repo.firingLabels(db, view.tenant);
     for (const s of relevant) {
       if (firing.some((labels) => view.silencedBy(labels, [s], now).length > 0)) continue;
-      await this.repo.expireSilence(db, view.tenant, s.id, now);
+      await this.repo.expireSilence(view.tenant, s.id, now, db);
       this.logger.info({ tenant: view.tenant, silence: s.id }, 'silence ended with the alert it muted');
     }
   }

@@ -70,7 +70,8 @@ const sortedFingerprints = (alerts: AlertInstance[]) => alerts.map((a) => a.fing
  * acknowledged.
  */
 export function planFlush(group: GroupState, now: number, mute: Mute): FlushPlan {
-  const all = Object.values(group.alerts);
+  // A firing alert past its endsAt (an anomaly page's expiry) has resolved, as in Alertmanager.
+  const all = Object.values(group.alerts).map((a) => (a.status === 'firing' && a.endsAt !== undefined && a.endsAt <= now ? { ...a, status: 'resolved' as const } : a));
   let muted = 0;
   const firing: AlertInstance[] = [];
   for (const a of all) {

@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Delete, Get, Headers, HttpCode, HttpException, Inject, Param, Post, Req } from '@nestjs/common';
+import { z } from 'zod';
+import type { ApiKeyScope } from '@headroom/contracts';
+import { silenceProblem } from '@headroom/routing';
+import { TenantDirectory } from '@headroom/tenancy';
+import type { FastifyRequest } from 'fastify';
+import { parseAckAction, verifySlackRequest } from '../channels/slack/interactivity';
+import { DispatchRepository } from './dispatch.repository';
+import { Dispatcher } from './dispatcher';
+import { DISPATCH_OPTIONS, type DispatchHttpOptions } from './dispatch.tokens';
+
+const SilenceBodySchema = z
+  .object({
+    matchers: z.array(z.string().min(1).max(1024)).min(1).max(32),
+    startsAt: z.string().datetime().optional(),
+    endsAt: z.string().datetime(),
+    endOnResolve: z.boolean().default(false),
+    comment: z.string().max(1000).default(''),
+  })
+  .strict();
+
+function fail(status: number, error: string, message: string, path?: string): never {
+  throw new HttpException({ error, message, ...(path ? { path } : {}) }, status);
+}
+
+/**
+ * The tenant's side of alerting: alert groups, acknowledgement, silences — the tenant always from
+ * the API key (`Authorization: Bearer`), never from the path or body; another tenant's group or
+ * silence is simply "not found". And Slack's interactivity endpoint, trusted only through Slack's
+ * request signature.
+ */
+@Controller('v1')
+export class AlertGroupsController {
+  constructor(
+    @Inject(TenantDirectory) private readonly directory: TenantDirectory,
+    @Inject(Dispatcher) private readonly dispatcher: Dispatcher,
+    @Inject(DispatchRepository) private readonly repo: DispatchRepository,
+    @Inject(DISPATCH_OPTIONS) private readonly options: DispatchHttpOptions,
+  ) {}
+
+  private principal(authorization: string | undefined, scope: ApiKeyScope) {
+    const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+    const p = this.directory.authenticate(token, scope);
+    if (!p) fail(401, 'unauthorized', `a valid API key with the ${scope} scope is required (Authorization: Bearer …)`);
+    return p;
+  }
+
+  @Get('alert-groups')
+  async groups(@Headers('authorization') auth: string | undefined) {
+    const { tenant } = this.principal(auth, 'read');
+    const groups = await this.repo.groupsOf(tenant);
+    return {
+      groups: groups.map((g) => ({
+        groupKey: g.groupKey,
+        receiver: g.receiver,
+        groupLabels: g.groupLabels,
+        alerts: Object.values(g.alerts),
+        acknowledged: g.ack,
+        lastNotifiedAt: g.lastNotifiedAt,
+        escalationStepsDone: g.escalationStepsDone,
+      })),
+    };
+  }
+
+  @Post('alert-groups/:groupKey/ack')
+  @HttpCode(200)
+  async ack(@Headers('authorization') auth: string | undefined, @Param('groupKey') groupKey: string) {
+    const p = this.principal(auth, 'admin');
+    const outcome = await this.dispatcher.acknowledge(p.tenant, groupKey, `key:${p.keyId}`);
+    if (outcome === 'not_found') fail(404, 'not_found', 'no such alert group for this tenant');
+    return { groupKey, outcome };
+  }
+
+  @Get('silences')
+  async silences(@Headers('authorization') auth: string | undefined) {
+    const { tenant } = this.principal(auth, 'read');
+    return { silences: await this.repo.allSilences(tenant) };
+  }
+
+  @Post('silences')
+  @HttpCode(201)
+  async createSilence(@Headers('authorization') auth: string | undefined, @Body() body: unknown) {
+    const p = this.principal(auth, 'admin');
+    const parsed = SilenceBodySchema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      fail(400, 'invalid_silence', issue.message, issue.path.join('.'));
+    }
+    const now = Date.now();
+    const silence = {
+      id: randomUUID(),
+      matchers: parsed.data.matchers,
+      startsAt: parsed.data.startsAt ? Date.parse(parsed.data.startsAt) : now,
+      endsAt: Date.parse(parsed.data.endsAt),
+      endOnResolve: parsed.data.endOnResolve,
+      createdBy: `key:${p.keyId}`,
+      comment: parsed.data.comment,
+    };
+    const problem = silenceProblem(silence);
+    if (problem) fail(400, 'invalid_silence', problem, 'matchers');
+    await this.repo.createSilence(p.tenant, silence, now);
+    return silence;
+  }
+
+  @Delete('silences/:id')
+  async expireSilence(@Headers('authorization') auth: string | undefined, @Param('id') id: string) {
+    const p = this.principal(auth, 'admin');
+    if (!(await this.repo.expireSilence(p.tenant, id, Date.now()))) fail(404, 'not_found', 'no such silence for this tenant');
+    return { id, expired: true };
+  }
+
+  /**
+   * Slack's interactivity request (the Acknowledge button). Verified with the app's signing secret;
+   * the tenant comes from the button's value, which Headroom wrote and Slack signed back, and the
+   * group must be that tenant's.
+   */
+  @Post('slack/actions')
+  @HttpCode(200)
+  async slackAction(@Req() req: FastifyRequest, @Headers('x-slack-request-timestamp') timestamp: string | undefined, @Headers('x-slack-signature') signature: string | undefined) {
+    if (!this.options.slackSigningSecret) fail(503, 'not_configured', 'SLACK_SIGNING_SECRET is not set');
+    const rawBody = typeof req.body === 'string' ? req.body : Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+    const verdict = verifySlackRequest({ signingSecret: this.options.slackSigningSecret, timestamp: timestamp ?? '', rawBody, signature: signature ?? '', now: Date.now() });
+    if (!verdictOk(verdict)) fail(401, 'bad_signature', 'the Slack request signature does not verify');
+    let action;
+    try {
+      action = parseAckAction(rawBody);
+    } catch (err) {
+      fail(400, 'bad_action', (err as Error).message);
+    }
+    const outcome = await this.dispatcher.acknowledge(action.tenant, action.groupKey, `slack:${action.user.id}`);
+    if (outcome === 'not_found') fail(404, 'not_found', 'no such alert group');
+    return { outcome };
+  }
+}
+
+function verdictOk(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v && typeof v === 'object' && 'ok' in v) return Boolean((v as { ok: unknown }).ok);
+  return false;
+}
