@@ -124,6 +124,7 @@ export class EmailSender implements ChannelSender<EmailTarget> {
         // Threads the group's messages in the reader's mail client.
         ...(n.thread?.['message_id'] ? { inReplyTo: n.thread['message_id'], references: n.thread['message_id'] } : {}),
         headers: { 'X-Headroom-Notification': n.id },
+        // A deadline for the whole exchange: connect, greeting and data each have timeoutMs above.
         signal: AbortSignal.timeout(this.config.timeoutMs * 3),
       });
       return { outcome: 'sent', thread: { message_id: n.thread?.['message_id'] ?? String(info.messageId) } };
