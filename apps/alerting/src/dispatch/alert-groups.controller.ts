@@ -46,6 +46,15 @@ export class AlertGroupsController {
     return p;
   }
 
+  /** Slack workspaces (team ids) the tenant declared on its Slack integrations. */
+  private teamsOf(tenant: string): Set<string> {
+    const teams = new Set<string>();
+    for (const r of this.directory.alertConfig(tenant)?.routing?.receivers ?? []) {
+      for (const c of r.slack_configs ?? []) if (typeof c['team_id'] === 'string') teams.add(c['team_id']);
+    }
+    return teams;
+  }
+
   @Get('alert-groups')
   async groups(@Headers('authorization') auth: string | undefined) {
     const { tenant } = this.principal(auth, 'read');
@@ -120,22 +129,18 @@ export class AlertGroupsController {
   async slackAction(@Req() req: FastifyRequest, @Headers('x-slack-request-timestamp') timestamp: string | undefined, @Headers('x-slack-signature') signature: string | undefined) {
     if (!this.options.slackSigningSecret) fail(503, 'not_configured', 'SLACK_SIGNING_SECRET is not set');
     const rawBody = typeof req.body === 'string' ? req.body : Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-    const verdict = verifySlackRequest({ signingSecret: this.options.slackSigningSecret, timestamp: timestamp ?? '', rawBody, signature: signature ?? '', now: Date.now() });
-    if (!verdictOk(verdict)) fail(401, 'bad_signature', 'the Slack request signature does not verify');
-    let action;
-    try {
-      action = parseAckAction(rawBody);
-    } catch (err) {
-      fail(400, 'bad_action', (err as Error).message);
-    }
-    const outcome = await this.dispatcher.acknowledge(action.tenant, action.groupKey, `slack:${action.user.id}`);
+    const verdict = verifySlackRequest({ signingSecret: this.options.slackSigningSecret, timestamp, rawBody, signature, now: Date.now() });
+    if (!verdict.ok) fail(401, 'bad_signature', verdict.reason);
+    const parsed = parseAckAction(rawBody);
+    if (!parsed.ok) fail(400, 'bad_action', parsed.error);
+    const { tenant, groupKey, user, teamId } = parsed.action;
+    // The button's value names the tenant, but any workspace with the app installed could post a
+    // button naming someone else: the click must come from a workspace the tenant declared.
+    const teams = this.teamsOf(tenant);
+    if (!teamId || !teams.has(teamId)) fail(403, 'wrong_workspace', 'this Slack workspace is not one of the tenant\'s (slack_configs[].team_id)');
+    const outcome = await this.dispatcher.acknowledge(tenant, groupKey, `slack:${teamId}:${user.id}`);
     if (outcome === 'not_found') fail(404, 'not_found', 'no such alert group');
     return { outcome };
   }
 }
 
-function verdictOk(v: unknown): boolean {
-  if (typeof v === 'boolean') return v;
-  if (v && typeof v === 'object' && 'ok' in v) return Boolean((v as { ok: unknown }).ok);
-  return false;
-}

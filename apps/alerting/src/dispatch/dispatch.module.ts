@@ -9,6 +9,7 @@ import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { PUBLISHER, TenantDirectory } from '@headroom/tenancy';
 import type { AlertingConfig } from '../config';
+import { CONSUMER_OPTIONS, type ConsumerOptions } from '../tokens';
 import { defaultChannelRegistry } from '../channels/default-registry';
 import { AlertGroupsController } from './alert-groups.controller';
 import { DispatchConsumer } from './dispatch.consumer';
@@ -29,6 +30,7 @@ class DispatchLifecycle implements OnModuleInit {
     await this.repo.migrate();
     // Slack's interactivity requests are form-encoded and signed over the raw bytes: keep them raw.
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
+    if (fastify?.hasContentTypeParser('application/x-www-form-urlencoded')) fastify.removeContentTypeParser('application/x-www-form-urlencoded');
     fastify?.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   }
 }
@@ -74,6 +76,7 @@ export class DispatchModule {
       module: DispatchModule,
       controllers: [AlertGroupsController],
       providers: [
+        { provide: CONSUMER_OPTIONS, useValue: { ALERTING_GROUP_ID: config.ALERTING_GROUP_ID } satisfies ConsumerOptions },
         { provide: DISPATCH_OPTIONS, useValue: { slackSigningSecret: config.SLACK_SIGNING_SECRET } satisfies DispatchHttpOptions },
         { provide: DispatchRepository, inject: [PG_POOL], useFactory: (pool: Pool) => new DispatchRepository(pool) },
         {
