@@ -24,10 +24,26 @@ class DispatchLifecycle implements OnModuleInit {
   constructor(
     @Inject(DispatchRepository) private readonly repo: DispatchRepository,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
-  ) {}
+    @Inject(TenantDirectory) directory: TenantDirectory,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    // Registered before the control topic is read. An erased tenant leaves nothing here: alerts,
+    // groups, queued notifications, threads, silences. Deletions wait for the schema (migrated in
+    // onModuleInit); a failure is logged, and the next boot re-reads tenant_erased and deletes again.
+    directory.onRecord((r) => {
+      if (r.kind !== 'tenant_erased') return;
+      void this.migrated
+        .then(() => this.repo.eraseTenant(r.tenant))
+        .catch((err) => this.logger.error({ tenant: r.tenant, err: String(err) }, 'could not delete erased tenant alerting rows'));
+    });
+  }
+
+  private markMigrated!: () => void;
+  private readonly migrated = new Promise<void>((resolve) => (this.markMigrated = resolve));
 
   async onModuleInit(): Promise<void> {
     await this.repo.migrate();
+    this.markMigrated();
     // Slack's interactivity requests are form-encoded and signed over the raw bytes: keep them raw.
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
     if (fastify?.hasContentTypeParser('application/x-www-form-urlencoded')) fastify.removeContentTypeParser('application/x-www-form-urlencoded');

@@ -15,7 +15,9 @@ export interface LegacySlack {
  * told at once (group_wait 0s), to its `slackChannel` with the deployment's bot token.
  */
 function legacyRouting(config: AlertConfigRecord, legacy: LegacySlack | undefined): AlertRouting {
-  const slack = config.slackChannel && legacy ? [{ channel: config.slackChannel, bot_token: legacy.botToken }] : [];
+  // Legacy names were free-form (`oncall`, `#oncall`, `@user`); Slack channel names take a `#`.
+  const channel = config.slackChannel && !/^(#|[CGD][A-Z0-9]{8,}$)/.test(config.slackChannel) ? `#${config.slackChannel.replace(/^@/, '')}` : config.slackChannel;
+  const slack = channel && legacy ? [{ channel, bot_token: legacy.botToken }] : [];
   return {
     route: { receiver: 'default', group_by: ['...'], group_wait: '0s', group_interval: '1m', repeat_interval: '4h' },
     receivers: [{ name: 'default', slack_configs: slack }],
