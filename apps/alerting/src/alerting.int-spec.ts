@@ -1,7 +1,8 @@
 /**
- * Alerting against the real Kafka and Redis from `npm run infra:up`, with a local server speaking
- * Slack's Web API: control records in, sealed aggregate windows in, Slack messages and alert events
- * out, per tenant, exactly once across replays and a fresh instance.
+ * Alerting against the real Kafka, PostgreSQL and Redis from `npm run infra:up`, with a local server
+ * speaking Slack's Web API, for tenants on the legacy one-channel config (`slackChannel`): control
+ * records in, sealed aggregate windows in, Slack threads and alert events out, per tenant, exactly
+ * once across replays, a fresh instance, SIGTERM and SIGKILL.
  */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import Redis from 'ioredis';
+import { Pool } from 'pg';
 import {
   AggregateBatchMessage,
   AlertEventMessage,
@@ -72,6 +74,7 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
   const data = new RecordPublisher(kafka, keyring);
   const slack = new SlackMock(SLACK_TOKEN);
   const redis = new Redis(infra.redisUrl);
+  const pool = new Pool({ connectionString: infra.databaseUrl, max: 2 });
   const tenantA = uniqueId('label-a');
   const tenantB = uniqueId('label-b');
   const tenantC = uniqueId('label-c');
@@ -90,11 +93,13 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     return loadConfig(alertingEnvSchema, {
       KAFKA_BROKERS: infra.brokers.join(','),
       REDIS_URL: infra.redisUrl,
+      DATABASE_URL: infra.databaseUrl,
       HEADROOM_KEK: kekBase64,
       HEADROOM_KEK_ID: kekId,
       SLACK_TOKEN,
       SLACK_API_URL: slackApiUrl,
       ALERTING_GROUP_ID: groupId,
+      ALERTING_SETTLE_MS: '300',
       PORT: '0',
       LOG_LEVEL: 'info',
     });
@@ -104,26 +109,17 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     return {
       KAFKA_BROKERS: infra.brokers.join(','),
       REDIS_URL: infra.redisUrl,
+      DATABASE_URL: infra.databaseUrl,
       HEADROOM_KEK: kekBase64,
       HEADROOM_KEK_ID: kekId,
       SLACK_TOKEN,
       SLACK_API_URL: slackApiUrl,
       ALERTING_GROUP_ID: groupId,
+      ALERTING_SETTLE_MS: '300',
     };
   }
 
   const randomPort = () => 20_000 + Math.floor(Math.random() * 20_000);
-
-  async function scanKeys(match: string): Promise<string[]> {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-      found.push(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    return found.sort();
-  }
 
   /** Watches headroom.alerts.v1 from its current end, keeping only the given tenants' events. */
   async function watchAlerts(tenants: string[]) {
@@ -161,10 +157,14 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     return { app, metrics, url };
   }
 
-  async function notificationCount(metrics: Registry, outcome: string): Promise<number> {
-    const m = await metrics.getSingleMetric('headroom_alerts_notifications_total')?.get();
-    return (m?.values ?? []).filter((v) => v.labels['outcome'] === outcome).reduce((s, v) => s + v.value, 0);
+  /** Parents (thread starters) posted in a channel, and the replies in their threads. */
+  function threads(channel: string) {
+    const msgs = slack.messagesFor(channel);
+    const parents = msgs.filter((m) => !m.threadTs);
+    return parents.map((p) => ({ parent: p, replies: msgs.filter((m) => m.threadTs === p.ts), current: slack.current(p.ts!)?.text ?? p.text }));
   }
+
+  const outboxOf = async (tenant: string) => (await pool.query<{ status: string; reason: string }>(`select status, payload->>'reason' as reason from alerting.outbox where tenant = $1 order by id`, [tenant])).rows;
 
   beforeAll(async () => {
     mkdirSync(LOG_DIR, { recursive: true });
@@ -198,46 +198,47 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     await control.disconnect();
     await data.disconnect();
     await slack.stop();
-    for (const tenant of [tenantA, tenantB, tenantC, tenantD]) {
-      const keys = [...(await scanKeys(`hr:notif:${tenant}:*`)), ...(await scanKeys(`hr:alert:${tenant}:*`)), ...(await scanKeys(`hr:alert:${tenant}-x:*`))];
-      if (keys.length) await redis.del(...keys);
-    }
+    for (const tenant of [tenantA, tenantB, tenantC, tenantD]) await redis.del(`hr:rules:${tenant}`);
     await redis.quit();
+    await pool.end();
   });
 
-  it('pages only the breaching tenant, once per transition, and publishes the alert events', async () => {
+  it('pages only the breaching tenant, once per transition (firing starts a thread, the resolution goes in it), and publishes the alert events', async () => {
     const alertEvents = await watchAlerts([tenantA, tenantB]);
 
     const groupId = uniqueId('alerting-int');
     const start = await pinGroup(kafka, groupId, Topics.aggregates.name);
     const first = await bootInProcess(groupId);
 
-    // Window 0: A's p95 crosses 250; B's is far higher but under B's own threshold.
+    // Window 0: A's p95 crosses 250; B's is far higher but under B's own threshold. Window 1 closes
+    // the instant (it is judged once a later one arrives) and is healthy again.
     const sentAt = Date.now();
     await publishWindows(tenantB, [latency(0, 900)]);
     await publishWindows(tenantA, [latency(0, 312)]);
     const [firing] = await expectEventually(() => {
-      const msgs = slack.messagesFor(channelA);
-      expect(msgs).toHaveLength(1);
-      return msgs;
+      const t = threads(channelA);
+      expect(t).toHaveLength(1);
+      return t;
     });
-    expect(firing!.text).toBe(`[FIRING] p95(api_latency_ms) = 312 > 250 — tenant ${tenantA}, route=/play`);
-    process.stdout.write(`${JSON.stringify({ measure: 'alerting window-to-slack latency', ms: firing!.receivedAt - sentAt })}\n`);
+    expect(firing!.parent.text).toMatch(/FIRING/);
+    expect(firing!.parent.token).toBe(SLACK_TOKEN);
+    process.stdout.write(`${JSON.stringify({ measure: 'alerting window-to-slack latency', ms: firing!.parent.receivedAt - sentAt })}\n`);
 
-    // Window 1: back under the threshold → one resolved message.
     await publishWindows(tenantB, [latency(1, 950)]);
     await publishWindows(tenantA, [latency(1, 120)]);
-    await expectEventually(() => expect(slack.messagesFor(channelA)).toHaveLength(2));
-    expect(slack.messagesFor(channelA)[1]!.text).toBe(`[RESOLVED] p95(api_latency_ms) = 120 (threshold > 250) — tenant ${tenantA}, route=/play`);
+    await expectEventually(() => expect(threads(channelA)[0]!.replies).toHaveLength(1));
+    const [episode1] = threads(channelA);
+    expect(episode1!.replies[0]!.text).toMatch(/RESOLVED/);
+    // The parent now shows the latest state.
+    expect(episode1!.current).toMatch(/RESOLVED/);
 
-    // Replay windows 0 and 1, then a new breach as a barrier: same key, same partition, so once the
-    // barrier has paged, the replays have been handled.
+    // Replay windows 0 and 1, then a new breach (window 2) and its close (window 3) as a barrier:
+    // same key, same partition, so once the new episode has paged, the replays have been handled.
     await publishWindows(tenantA, [latency(0, 312), latency(1, 120)]);
-    await publishWindows(tenantA, [latency(2, 400)]);
-    await expectEventually(() => expect(slack.messagesFor(channelA).length).toBeGreaterThanOrEqual(3));
-    expect(slack.messagesFor(channelA).map((m) => m.text.split(' ')[0])).toEqual(['[FIRING]', '[RESOLVED]', '[FIRING]']);
+    await publishWindows(tenantA, [latency(2, 400), latency(3, 400)]);
+    await expectEventually(() => expect(threads(channelA)).toHaveLength(2));
+    expect(threads(channelA).map((t) => t.replies.length)).toEqual([1, 0]);
     expect(slack.messagesFor(channelB)).toEqual([]);
-    expect(slack.messagesFor(channelA).every((m) => m.token === SLACK_TOKEN)).toBe(true);
 
     await expectEventually(() => expect(alertEvents.length).toBeGreaterThanOrEqual(3));
     expect(alertEvents.map((e) => [e.tenant, e.value.state, e.value.startsAt, e.value.endsAt])).toEqual([
@@ -248,26 +249,30 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     expect(alertEvents[0]!.value).toMatchObject({ ruleId: 'api-latency', value: 312, threshold: 250, labels: { route: '/play', alertname: 'api-latency', severity: 'critical' } });
 
     const metricsText = await (await fetch(`${first.url.replace('[::1]', '127.0.0.1')}/metrics`)).text();
-    expect(metricsText).toContain('headroom_alerts_notifications_total{channel="slack",state="firing",outcome="sent"} 2');
-    expect(metricsText).toContain('headroom_alerts_notifications_total{channel="slack",state="resolved",outcome="sent"} 1');
+    expect(metricsText).toMatch(/headroom_alerting_notifications_total\{channel="slack",outcome="sent"\} 3/);
     await first.app.close();
     openApps.splice(openApps.indexOf(first.app), 1);
 
-    // A fresh instance with no memory and no stored alert state (as if the hr:alert keys had expired)
-    // re-reads everything from the same start: every transition is recomputed, and the notification
-    // log in Redis stops each one from paging again.
-    const stateKeys = await scanKeys(`hr:alert:${tenantA}:*`);
-    expect(stateKeys).toHaveLength(1);
-    await redis.del(...stateKeys);
+    // A fresh instance with no memory and no stored rule state (as if hr:rules had expired)
+    // re-reads every window from the same start: every transition is recomputed and republished,
+    // and the dispatcher's record of each alert (PostgreSQL) stops each one from paging again.
+    expect(await redis.exists(`hr:rules:${tenantA}`)).toBe(1);
+    await redis.del(`hr:rules:${tenantA}`);
     const replayGroup = uniqueId('alerting-int-replay');
     await pinGroup(kafka, replayGroup, Topics.aggregates.name, start);
-    const replay = await bootInProcess(replayGroup);
-    await expectEventually(async () => expect(await notificationCount(replay.metrics, 'duplicate')).toBe(3), { timeoutMs: 30_000 });
-    expect(await notificationCount(replay.metrics, 'sent')).toBe(0);
-    expect(slack.messagesFor(channelA)).toHaveLength(3);
+    await bootInProcess(replayGroup);
+    // Barrier: window 4 resolves the second episode, the only new notification.
+    await publishWindows(tenantA, [latency(4, 100), latency(5, 100)]);
+    await expectEventually(() => expect(threads(channelA)[1]!.replies).toHaveLength(1), { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(threads(channelA).map((t) => t.replies.length)).toEqual([1, 1]);
+    expect((await outboxOf(tenantA)).map((o) => [o.reason, o.status])).toEqual([
+      ['firing', 'sent'],
+      ['resolved', 'sent'],
+      ['firing', 'sent'],
+      ['resolved', 'sent'],
+    ]);
     expect(slack.messagesFor(channelB)).toEqual([]);
-    await replay.app.close();
-    openApps.splice(openApps.indexOf(replay.app), 1);
   }, 150_000);
 
   it('runs as a process: boots, pages in French, and stops cleanly on SIGTERM', async () => {
@@ -275,57 +280,51 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     await pinGroup(kafka, groupId, Topics.aggregates.name);
     const service = new ServiceProcess('alerting', randomPort(), processEnv(groupId));
     await service.start();
-    await publishWindows(tenantC, [latency(0, 312.5)]);
+    await publishWindows(tenantC, [latency(0, 312.5), latency(1, 312.5)]);
     await expectEventually(() => expect(slack.messagesFor(channelC)).toHaveLength(1));
-    expect(slack.messagesFor(channelC)[0]!.text).toBe(`[ALERTE] p95(api_latency_ms) = 312,5 > 250 — locataire ${tenantC}, route=/play`);
+    expect(slack.messagesFor(channelC)[0]!.text).toMatch(/ALERTE/);
     expect(await service.stop()).toBe(0);
   }, 120_000);
 
-  it('keeps a firing alert across a restart (no second page, one RESOLVED with the original startsAt); erasure deletes the state', async () => {
+  it('SIGKILL in the middle of a firing alert loses and repeats nothing: one parent, one resolution in its thread; erasure deletes the state', async () => {
     const events = await watchAlerts([tenantD]);
     const groupId = uniqueId('alerting-int-restart');
     await pinGroup(kafka, groupId, Topics.aggregates.name);
 
     const first = new ServiceProcess('alerting', randomPort(), processEnv(groupId), 'alerting-restart-1');
     await first.start();
-    await publishWindows(tenantD, [latency(0, 312)]);
-    await expectEventually(() => expect(slack.messagesFor(channelD)).toHaveLength(1));
-    expect(slack.messagesFor(channelD)[0]!.text).toBe(`[FIRING] p95(api_latency_ms) = 312 > 250 — tenant ${tenantD}, route=/play`);
-    await expectEventually(() => expect(events).toHaveLength(1));
-    const key = `hr:alert:${tenantD}:${events[0]!.value.fingerprint}`;
-    expect(await redis.hgetall(key)).toEqual({ status: 'firing', startsAt: String(t0), lastWindowStart: String(t0) });
-    expect(await redis.ttl(key)).toBeGreaterThan(29 * 86_400);
-    expect(await first.stop()).toBe(0);
+    await publishWindows(tenantD, [latency(0, 312), latency(1, 312)]);
+    await expectEventually(() => expect(threads(channelD)).toHaveLength(1));
+    await expectEventually(async () => expect((await outboxOf(tenantD)).map((o) => o.status)).toEqual(['sent']));
+    await first.kill('SIGKILL');
 
-    // A new process in the same group: it has no memory, only what Redis holds.
+    // A new process in the same groups: no memory, only what Redis, PostgreSQL and the committed offsets hold.
     const second = new ServiceProcess('alerting', randomPort(), processEnv(groupId), 'alerting-restart-2');
     await second.start();
-    await publishWindows(tenantD, [latency(1, 400)]); // still breaching: same episode, no page
-    await publishWindows(tenantD, [latency(2, 120)]); // healthy: resolves the episode of window 0
-    // Same key, same partition: once the RESOLVED has arrived, window 1 has been handled too.
-    await expectEventually(() => expect(slack.messagesFor(channelD)).toHaveLength(2));
-    expect(slack.messagesFor(channelD).map((m) => m.text)).toEqual([
-      `[FIRING] p95(api_latency_ms) = 312 > 250 — tenant ${tenantD}, route=/play`,
-      `[RESOLVED] p95(api_latency_ms) = 120 (threshold > 250) — tenant ${tenantD}, route=/play`,
+    await publishWindows(tenantD, [latency(2, 400)]); // still breaching: same episode, no page
+    await publishWindows(tenantD, [latency(3, 120), latency(4, 120)]); // healthy: resolves the episode of window 0
+    await expectEventually(() => expect(threads(channelD)[0]?.replies).toHaveLength(1), { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(threads(channelD)).toHaveLength(1);
+    expect(threads(channelD)[0]!.replies).toHaveLength(1);
+    expect((await outboxOf(tenantD)).map((o) => [o.reason, o.status])).toEqual([
+      ['firing', 'sent'],
+      ['resolved', 'sent'],
     ]);
-    await expectEventually(() => expect(events).toHaveLength(2));
-    expect(events.map((e) => [e.tenant, e.value.state, e.value.fingerprint, e.value.startsAt, e.value.endsAt])).toEqual([
-      [tenantD, 'firing', events[0]!.value.fingerprint, t0, undefined],
-      [tenantD, 'resolved', events[0]!.value.fingerprint, t0, t0 + 20_000],
+    const distinct = new Map(events.map((e) => [`${e.value.state}/${e.value.startsAt}`, e.value]));
+    expect([...distinct.values()].map((e) => [e.state, e.startsAt, e.endsAt])).toEqual([
+      ['firing', t0, undefined],
+      ['resolved', t0, t0 + 30_000],
     ]);
-    expect(await redis.hgetall(key)).toEqual({ status: 'inactive', lastWindowStart: String(t0 + 20_000) });
-    // The second process never even tried to page FIRING (not a duplicate: no attempt at all).
-    const metricsText = await (await fetch(`${second.url}/metrics`)).text();
-    const notifications = metricsText.split('\n').filter((l) => l.startsWith('headroom_alerts_notifications_total{'));
-    expect(notifications).toEqual([expect.stringMatching(/^headroom_alerts_notifications_total\{channel="slack",state="resolved",outcome="sent"[^}]*\} 1$/)]);
 
-    // Erasure: the tenant's alert keys go (SCAN), a neighbour whose id starts with it stays.
-    const neighbour = `hr:alert:${tenantD}-x:${events[0]!.value.fingerprint}`;
-    await redis.hset(neighbour, { status: 'inactive', lastWindowStart: String(t0) });
+    // Erasure: the tenant's rule state and alerting rows go.
+    expect(await redis.exists(`hr:rules:${tenantD}`)).toBe(1);
     const erased: ControlRecord = { kind: 'tenant_erased', tenant: tenantD, erasedAt: new Date().toISOString() };
     await control.publish(ControlRecordMessage, [{ key: controlKey(erased), value: erased }]);
-    await expectEventually(async () => expect(await scanKeys(`hr:alert:${tenantD}:*`)).toEqual([]), { timeoutMs: 20_000 });
-    expect(await redis.exists(neighbour)).toBe(1);
+    await expectEventually(async () => {
+      expect(await redis.exists(`hr:rules:${tenantD}`)).toBe(0);
+      expect(await outboxOf(tenantD)).toEqual([]);
+    }, { timeoutMs: 20_000 });
     expect(await second.stop()).toBe(0);
   }, 150_000);
 });

@@ -38,8 +38,20 @@ export class RedisRuleStateStore implements RuleStateStore {
     await this.redis.set(RedisRuleStateStore.key(tenant), JSON.stringify(state), 'EX', RULE_STATE_TTL_SECONDS);
   }
 
+  /**
+   * Everything alerting keeps in Redis for the tenant: its rule state and, under `hr:alert:<tenant>:`,
+   * the anomaly burst memory (anomaly-page-store.ts). Tenant ids are [a-z0-9-] (no ':' nor glob
+   * characters), so the SCAN matches this tenant only; never KEYS.
+   */
   async eraseTenant(tenant: string): Promise<number> {
-    return this.redis.unlink(RedisRuleStateStore.key(tenant));
+    let deleted = await this.redis.unlink(RedisRuleStateStore.key(tenant));
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `hr:alert:${tenant}:*`, 'COUNT', 500);
+      if (keys.length) deleted += await this.redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    return deleted;
   }
 }
 
