@@ -91,7 +91,7 @@ describe('pipeline end to end', () => {
     expect(firing).toBeDefined();
     const eventToSlackMs = firing!.receivedAt - sentAt;
     process.stdout.write(`${JSON.stringify({ e2e: 'event-to-slack', ms: eventToSlackMs })}\n`);
-    expect(firing!.text).toMatch(/api_latency_ms/);
+    expect(`${firing!.text} ${JSON.stringify(firing!.blocks)}`).toMatch(/api_latency_ms/);
 
     // A's endpoint has A's series; B's has B's, and nothing of A's values; a ?tenant= override is ignored.
     await expectEventually(async () => {
