@@ -240,8 +240,17 @@ export class TenantsService {
   }
 
   private async writeAlertConfig(db: PoolClient, tenant: string, body: AlertConfigBody, now: Date): Promise<ControlRecord> {
-    // The JSON column holds the whole config, so republishAll (which spreads it) carries `anomalies` too.
-    const config = { slackChannel: body.slackChannel, rules: body.rules, ...(body.anomalies ? { anomalies: body.anomalies } : {}) };
+    // The JSON column holds the whole config, so republishAll (which spreads it) carries every field.
+    // Receivers' *_configs hold secrets (bot tokens, routing keys): they go to the column and the topic,
+    // never to a log line or the audit event.
+    const config = {
+      slackChannel: body.slackChannel,
+      rules: body.rules,
+      ...(body.alertRules ? { alertRules: body.alertRules } : {}),
+      ...(body.routing ? { routing: body.routing } : {}),
+      ...(body.templates ? { templates: body.templates } : {}),
+      ...(body.anomalies ? { anomalies: body.anomalies } : {}),
+    };
     const record: ControlRecord = { kind: 'alert_config', tenant, ...config, updatedAt: now.toISOString() };
     await db.query(
       `insert into control.alert_configs (tenant, config, updated_at) values ($1,$2,$3)
