@@ -9,6 +9,7 @@ import { AuditEventSchema, ControlRecordMessage, Headers, Topics, type AuditEven
 import { KeyEncryptionKey, TenantDestroyedError, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { hashApiKey, TenantDirectory } from '@headroom/tenancy';
+import { Pool } from 'pg';
 import { expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
 
 interface Issue {
@@ -38,6 +39,26 @@ const tenant = uniqueId('ctl');
 const startedAt = new Date().toISOString();
 const telemetryAad = { tenant, topic: Topics.telemetry.name, schema: 'telemetry-batch@1' };
 const sample = Buffer.from('{"points":[]}');
+/** Receiver secrets of the routed config: they reach the control topic, never a log line or an audit event. */
+const receiverSecrets = { botToken: `xoxb-${uniqueId('bot')}`, routingKey: uniqueId('pdkey'), webhookSecret: uniqueId('whsec') };
+const routedConfig = {
+  slackChannel: '#oncall-ctl-3',
+  rules: [],
+  alertRules: [
+    { id: 'search-latency', expr: 'p95(api_latency_ms{endpoint="/search"}) > 250', for: '5m', keepFiringFor: '10m', resolveThreshold: 200, severity: 'critical' },
+    { id: 'error-ratio', expr: 'sum(errors) / sum(requests) > 0.05 for 2m', severity: 'warning', labels: { team: 'api' } },
+  ],
+  routing: {
+    route: { receiver: 'team', group_by: ['alertname'], routes: [{ matchers: ['severity="critical"'], receiver: 'pager', escalation: 'standard' }] },
+    receivers: [
+      { name: 'team', slack_configs: [{ channel: '#api', bot_token: receiverSecrets.botToken }], webhook_configs: [{ url: 'https://hooks.example.com/h', secret: receiverSecrets.webhookSecret }] },
+      { name: 'pager', pagerduty_configs: [{ routing_key: receiverSecrets.routingKey }], failover: 'team' },
+    ],
+    inhibit_rules: [{ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ['alertname'] }],
+    escalations: [{ name: 'standard', steps: [{ receivers: ['pager'], after: '0s' }, { receivers: ['team'], after: '15m' }], repeat: 1 }],
+  },
+  templates: { 'alert.firing.title': '{severity}: {alertname}' },
+};
 
 async function call<T = unknown>(method: string, path: string, opts: { body?: unknown; raw?: string; token?: string | null } = {}) {
   const headers: Record<string, string> = {};
@@ -268,6 +289,55 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     expect(directoryFrom(records).alertConfig(tenant)).toMatchObject({ slackChannel: '#oncall-ctl-2', rules, anomalies });
   });
 
+  it('publishes expression rules, routing and templates on the control topic exactly as written', async () => {
+    const put = await call('PUT', `/v1/tenants/${tenant}/alert-config`, { body: routedConfig });
+    expect(put.status).toBe(200);
+    const records = await controlRecords((rs) => rs.some((r) => r.key === `alert_config/${tenant}` && r.value?.toString('utf8').includes('#oncall-ctl-3')), ids);
+    const record = valueOf(records, `alert_config/${tenant}`);
+    expect(record).toMatchObject({ kind: 'alert_config', tenant, slackChannel: '#oncall-ctl-3', rules: [] });
+    expect(record?.['alertRules']).toEqual(routedConfig.alertRules);
+    expect(record?.['routing']).toEqual(routedConfig.routing);
+    expect(record?.['templates']).toEqual(routedConfig.templates);
+  });
+
+  it('refuses an invalid config with 400 (each problem, the expression one with line and column) and neither stores nor publishes it', async () => {
+    const expr = 'p95(api_latency_ms{endpoint="/search"} > 250';
+    const invalid = {
+      ...routedConfig,
+      slackChannel: '#never-published',
+      alertRules: [...routedConfig.alertRules, { id: 'ok', expr: 'avg(x) > 1' }, { id: 'broken', expr }],
+      routing: { ...routedConfig.routing, route: { ...routedConfig.routing.route, routes: [{ matchers: ['team="db"'], receiver: 'dba' }] } },
+    };
+    const bad = await call<{ error: string; issues: Issue[] }>('PUT', `/v1/tenants/${tenant}/alert-config`, { body: invalid });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toBe('invalid_request');
+    const column = expr.indexOf('>') + 1;
+    expect(bad.body.issues).toEqual([
+      { path: 'alertRules.3.expr', message: `1:${column}: expected ')', found '>'`, line: 1, column, reason: "expected ')', found '>'", detail: `  ${expr}\n  ${' '.repeat(column - 1)}^` },
+      { path: 'routing.route.routes.0.receiver', message: 'undefined receiver "dba"' },
+    ]);
+    const duplicate = await call('PUT', `/v1/tenants/${tenant}/alert-config`, { body: { ...routedConfig, slackChannel: '#never-published', rules: [{ id: 'error-ratio', metric: 'm', stat: 'p95', op: '>', threshold: 1 }] } });
+    expect(duplicate.status).toBe(400);
+    expect(issuePaths(duplicate.body)).toEqual(['alertRules.1.id']);
+
+    // Stored: control's table still holds the config accepted before.
+    const pool = new Pool({ connectionString: testInfra().databaseUrl });
+    try {
+      const { rows } = await pool.query('select config from control.alert_configs where tenant = $1', [tenant]);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].config).toMatchObject({ slackChannel: '#oncall-ctl-3', alertRules: routedConfig.alertRules, routing: routedConfig.routing });
+    } finally {
+      await pool.end();
+    }
+    // Published: the same config put again lands after anything the refused requests could have written
+    // (same key, same partition), so reading up to it shows the topic never carried them.
+    expect((await call('PUT', `/v1/tenants/${tenant}/alert-config`, { body: routedConfig })).status).toBe(200);
+    const configs = (rs: RawRecord[]) => rs.filter((r) => r.key === `alert_config/${tenant}` && r.value !== null).map((r) => r.value!.toString('utf8'));
+    const records = await controlRecords((rs) => configs(rs).filter((v) => v.includes('#oncall-ctl-3')).length >= 2, ids);
+    expect(configs(records).filter((v) => v.includes('#oncall-ctl-3'))).toHaveLength(2);
+    expect(configs(records).some((v) => v.includes('#never-published'))).toBe(false);
+  });
+
   it('rotates the data key: v2 on the topic, encryption moves to v2, v1 still decrypts', async () => {
     const rotated = await call('POST', `/v1/tenants/${tenant}/data-keys/rotate`);
     expect(rotated.status).toBe(201);
@@ -325,7 +395,8 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
   });
 
   it('records an audit event on headroom.audit.v1 for every change, without secrets', async () => {
-    const expected = ['tenant.create', 'api_key.create', 'api_key.create', 'api_key.revoke', 'alert_config.update', 'data_key.rotate', 'tenant.erase'];
+    // alert_config.update: the legacy config, the routed one and its re-put; the refused ones left no event.
+    const expected = ['tenant.create', 'api_key.create', 'api_key.create', 'api_key.revoke', 'alert_config.update', 'alert_config.update', 'alert_config.update', 'data_key.rotate', 'tenant.erase'];
     const ours = (rs: RawRecord[]) =>
       rs.filter((r) => r.key === tenant && r.value !== null).map((r) => AuditEventSchema.parse(JSON.parse(r.value!.toString('utf8'))));
     const records = await readRawRecords(kafka, Topics.audit.name, { filter: (r) => r.key === tenant, until: (rs) => ours(rs).length >= expected.length, timeoutMs: 30_000 });
@@ -336,10 +407,12 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     expect(events.find((e) => e.action === 'data_key.rotate')?.target).toBe('data/2');
     const text = records.map((r) => r.value?.toString('utf8') ?? '').join('\n');
     for (const k of [ingestKey, readKey]) expect(text).not.toContain(k.secret);
+    for (const secret of Object.values(receiverSecrets)) expect(text).not.toContain(secret);
   });
 
   it('stores the audit trail and serves it to operators only, newest first, including refused admin requests', async () => {
-    const expected = ['tenant.create', 'api_key.create', 'api_key.create', 'api_key.revoke', 'alert_config.update', 'data_key.rotate', 'tenant.erase'];
+    // alert_config.update: the legacy config, the routed one and its re-put; the refused ones left no event.
+    const expected = ['tenant.create', 'api_key.create', 'api_key.create', 'api_key.revoke', 'alert_config.update', 'alert_config.update', 'alert_config.update', 'data_key.rotate', 'tenant.erase'];
     const stored = await expectEventually(async () => {
       const res = await call<{ events: AuditEvent[] }>('GET', `/v1/audit?tenant=${tenant}`);
       expect(res.status).toBe(200);
@@ -358,7 +431,7 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     }, { timeoutMs: 30_000 });
   });
 
-  it('shuts down cleanly on SIGTERM (exit 0), having never logged an API key secret', async () => {
+  it('shuts down cleanly on SIGTERM (exit 0), having never logged an API key or receiver secret', async () => {
     expect(await control.stop()).toBe(0);
     const log = readFileSync(control.logFile).subarray(logStart).toString('utf8');
     expect(log).toContain('"stopped cleanly"');
@@ -367,6 +440,7 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
       expect(log).not.toContain(k.secret.slice(`hr_${k.keyId}_`.length));
     }
     expect(log).not.toContain(secrets.adminToken);
+    for (const secret of Object.values(receiverSecrets)) expect(log).not.toContain(secret);
   }, 30_000);
 
   it('re-asserts its state on the control topic when it boots again (a lost topic heals)', async () => {
