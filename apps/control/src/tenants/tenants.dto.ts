@@ -10,9 +10,7 @@ import {
   ThresholdRuleSchema,
   type AlertRule,
 } from '@headroom/contracts';
-// libs/rules is tagged scope:alerting, but control must judge expressions with the very compiler alerting
-// runs (a second parser would accept what alerting then refuses). Retag libs/rules scope:shared and drop this.
-// eslint-disable-next-line @nx/enforce-module-boundaries
+// The very compiler alerting runs: a second parser would accept what alerting then refuses.
 import { compileRule, RuleSyntaxError, RuleValidationError } from '@headroom/rules';
 
 /** What a rule's expression problem adds to its issue: where it is, and the expression with a caret under it. */
