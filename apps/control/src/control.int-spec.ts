@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { AuditEventSchema, ControlRecordMessage, Headers, Topics, type AuditEvent } from '@headroom/contracts';
 import { KeyEncryptionKey, TenantDestroyedError, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
-import { hashApiKey, TenantDirectory } from '@headroom/tenancy';
+import { hashApiKey, openReceiverSecrets, TenantDirectory } from '@headroom/tenancy';
 import { Pool } from 'pg';
 import { expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
 
@@ -36,10 +36,12 @@ const control = new ServiceProcess(
 const kafka = createKafkaClient({ brokers: testInfra().brokers, clientId: 'control-int-spec', logger: silentLogger() });
 
 const tenant = uniqueId('ctl');
+/** Created with a routed config; its row is later rewritten in clear, as stored before secrets were sealed. */
+const olderTenant = uniqueId('ctl-older');
 const startedAt = new Date().toISOString();
 const telemetryAad = { tenant, topic: Topics.telemetry.name, schema: 'telemetry-batch@1' };
 const sample = Buffer.from('{"points":[]}');
-/** Receiver secrets of the routed config: they reach the control topic, never a log line or an audit event. */
+/** Receiver secrets of the routed config: they reach the control topic and PostgreSQL sealed only, never a log line, an answer or an audit event. */
 const receiverSecrets = { botToken: `xoxb-${uniqueId('bot')}`, routingKey: uniqueId('pdkey'), webhookSecret: uniqueId('whsec') };
 const routedConfig = {
   slackChannel: '#oncall-ctl-3',
@@ -71,6 +73,22 @@ async function call<T = unknown>(method: string, path: string, opts: { body?: un
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
+type Routing = typeof routedConfig.routing;
+const sealedSecret = expect.stringMatching(/^sealed:v1:\d+:[A-Za-z0-9+/]+=*$/);
+const expectNoReceiverSecret = (text: string) => {
+  for (const secret of Object.values(receiverSecrets)) expect(text).not.toContain(secret);
+};
+
+async function storedAlertConfig(id: string): Promise<{ routing?: Routing } | undefined> {
+  const pool = new Pool({ connectionString: testInfra().databaseUrl });
+  try {
+    const { rows } = await pool.query('select config from control.alert_configs where tenant = $1', [id]);
+    return rows[0]?.config;
+  } finally {
+    await pool.end();
+  }
+}
+
 const issuePaths = (body: unknown) => ((body as { issues?: Issue[] }).issues ?? []).map((i) => i.path);
 
 /** The control-topic records of this run's tenant (and its API keys), in topic order. */
@@ -95,7 +113,7 @@ const valueOf = (rs: RawRecord[], key: string) => {
 };
 
 describe('control (process, real Kafka + PostgreSQL)', () => {
-  const ids = new Set([tenant]);
+  const ids = new Set([tenant, olderTenant]);
   let ingestKey: ApiKeyCreated;
   let readKey: ApiKeyCreated;
   let sealedV1: { keyVersion: number; ciphertext: Buffer };
@@ -289,15 +307,48 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     expect(directoryFrom(records).alertConfig(tenant)).toMatchObject({ slackChannel: '#oncall-ctl-2', rules, anomalies });
   });
 
-  it('publishes expression rules, routing and templates on the control topic exactly as written', async () => {
-    const put = await call('PUT', `/v1/tenants/${tenant}/alert-config`, { body: routedConfig });
+  it('publishes expression rules, routing and templates on the control topic as written, receiver secrets sealed', async () => {
+    const put = await call<{ routing: Routing }>('PUT', `/v1/tenants/${tenant}/alert-config`, { body: routedConfig });
     expect(put.status).toBe(200);
+    // The answer shows where the secrets are, never what they are.
+    expectNoReceiverSecret(JSON.stringify(put.body));
+    expect(put.body.routing.receivers).toEqual([
+      { ...routedConfig.routing.receivers[0], slack_configs: [{ channel: '#api', bot_token: '***' }], webhook_configs: [{ url: 'https://hooks.example.com/h', secret: '***' }] },
+      { ...routedConfig.routing.receivers[1], pagerduty_configs: [{ routing_key: '***' }] },
+    ]);
+
     const records = await controlRecords((rs) => rs.some((r) => r.key === `alert_config/${tenant}` && r.value?.toString('utf8').includes('#oncall-ctl-3')), ids);
     const record = valueOf(records, `alert_config/${tenant}`);
     expect(record).toMatchObject({ kind: 'alert_config', tenant, slackChannel: '#oncall-ctl-3', rules: [] });
     expect(record?.['alertRules']).toEqual(routedConfig.alertRules);
-    expect(record?.['routing']).toEqual(routedConfig.routing);
     expect(record?.['templates']).toEqual(routedConfig.templates);
+    // No alert_config record of this tenant ever carried a secret in clear.
+    expectNoReceiverSecret(records.filter((r) => r.key === `alert_config/${tenant}`).map((r) => r.value?.toString('utf8') ?? '').join('\n'));
+    const routing = record?.['routing'] as Routing;
+    expect(routing.receivers[0]?.slack_configs?.[0]?.bot_token).toEqual(sealedSecret);
+    expect(routing.receivers[0]?.webhook_configs?.[0]?.secret).toEqual(sealedSecret);
+    expect(routing.receivers[1]?.pagerduty_configs?.[0]?.routing_key).toEqual(sealedSecret);
+    // Alerting's view: the directory's keyring (keys unwrapped with the KEK) opens them to what was written.
+    const directory = directoryFrom(records);
+    expect(openReceiverSecrets(directory.alertConfig(tenant)!.routing!, tenant, directory.keyring)).toEqual(routedConfig.routing);
+
+    // PostgreSQL holds the same sealed values.
+    const stored = await storedAlertConfig(tenant);
+    expectNoReceiverSecret(JSON.stringify(stored));
+    expect(openReceiverSecrets(stored!.routing!, tenant, directory.keyring)).toEqual(routedConfig.routing);
+  });
+
+  it('seals the receiver secrets of a config given at tenant creation', async () => {
+    const created = await call('POST', '/v1/tenants', { body: { id: olderTenant, displayName: 'Older', alerting: routedConfig } });
+    expect(created.status).toBe(201);
+    expectNoReceiverSecret(JSON.stringify(created.body));
+    const records = await controlRecords(has(`alert_config/${olderTenant}`), ids);
+    const value = records.find((r) => r.key === `alert_config/${olderTenant}`)!.value!.toString('utf8');
+    expectNoReceiverSecret(value);
+    const directory = directoryFrom(records);
+    expect(openReceiverSecrets(directory.alertConfig(olderTenant)!.routing!, olderTenant, directory.keyring)).toEqual(routedConfig.routing);
+    // Bound to its tenant: the other tenant's keyring entry cannot open it.
+    expect(() => openReceiverSecrets(directory.alertConfig(olderTenant)!.routing!, tenant, directory.keyring)).toThrow(/receivers\.0\.slack_configs\.0\.bot_token/);
   });
 
   it('refuses an invalid config with 400 (each problem, the expression one with line and column) and neither stores nor publishes it', async () => {
@@ -321,14 +372,8 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     expect(issuePaths(duplicate.body)).toEqual(['alertRules.1.id']);
 
     // Stored: control's table still holds the config accepted before.
-    const pool = new Pool({ connectionString: testInfra().databaseUrl });
-    try {
-      const { rows } = await pool.query('select config from control.alert_configs where tenant = $1', [tenant]);
-      expect(rows).toHaveLength(1);
-      expect(rows[0].config).toMatchObject({ slackChannel: '#oncall-ctl-3', alertRules: routedConfig.alertRules, routing: routedConfig.routing });
-    } finally {
-      await pool.end();
-    }
+    const stored = await storedAlertConfig(tenant);
+    expect(stored).toMatchObject({ slackChannel: '#oncall-ctl-3', alertRules: routedConfig.alertRules, routing: { route: routedConfig.routing.route } });
     // Published: the same config put again lands after anything the refused requests could have written
     // (same key, same partition), so reading up to it shows the topic never carried them.
     expect((await call('PUT', `/v1/tenants/${tenant}/alert-config`, { body: routedConfig })).status).toBe(200);
@@ -443,18 +488,34 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     for (const secret of Object.values(receiverSecrets)) expect(log).not.toContain(secret);
   }, 30_000);
 
-  it('re-asserts its state on the control topic when it boots again (a lost topic heals)', async () => {
+  it('re-asserts its state on the control topic when it boots again (a lost topic heals), sealing secrets stored in clear', async () => {
     const erasedKey = `tenant_erased/${tenant}`;
-    const before = (await controlRecords(has(erasedKey), ids)).filter((r) => r.key === erasedKey).length;
+    const olderKey = `alert_config/${olderTenant}`;
+    const count = (rs: RawRecord[], key: string) => rs.filter((r) => r.key === key).length;
+    const beforeRecords = await controlRecords((rs) => has(erasedKey)(rs) && has(olderKey)(rs), ids);
+    const [before, olderBefore] = [count(beforeRecords, erasedKey), count(beforeRecords, olderKey)];
+    // A row written before receiver secrets were sealed.
+    const pool = new Pool({ connectionString: testInfra().databaseUrl });
+    try {
+      await pool.query('update control.alert_configs set config = $2 where tenant = $1', [olderTenant, JSON.stringify(routedConfig)]);
+    } finally {
+      await pool.end();
+    }
     const again = new ServiceProcess('control', 5150, serviceEnv('control', secrets, { slackApiUrl: 'http://127.0.0.1:1/api/' }), 'control-int');
     await again.start();
     try {
-      const after = await controlRecords((rs) => rs.filter((r) => r.key === erasedKey).length > before, ids);
+      const after = await controlRecords((rs) => count(rs, erasedKey) > before && count(rs, olderKey) > olderBefore, ids);
       expect(after.filter((r) => r.key === erasedKey).length).toBe(before + 1);
       // Republishing changes nothing for a reader: the tenant stays erased.
       const directory = directoryFrom(after);
       expect(directory.isErased(tenant)).toBe(true);
       expect(directory.tenant(tenant)).toBeUndefined();
+      // The clear row went out sealed, and is stored sealed from now on.
+      expectNoReceiverSecret(after.filter((r) => r.key === olderKey).slice(olderBefore).map((r) => r.value!.toString('utf8')).join('\n'));
+      expect(openReceiverSecrets(directory.alertConfig(olderTenant)!.routing!, olderTenant, directory.keyring)).toEqual(routedConfig.routing);
+      const stored = await storedAlertConfig(olderTenant);
+      expectNoReceiverSecret(JSON.stringify(stored));
+      expect(openReceiverSecrets(stored!.routing!, olderTenant, directory.keyring)).toEqual(routedConfig.routing);
     } finally {
       expect(await again.stop()).toBe(0);
     }

@@ -196,6 +196,19 @@ export const AlertRouteSchema: z.ZodType<AlertRouteConfig> = z.lazy(() =>
     .strict(),
 );
 
+/**
+ * The one list of which receiver fields are secrets, per channel type (the `<type>` of `<type>_configs`).
+ * Control seals them before storing and publishing, alerting opens them, the channels redact them
+ * (libs/tenancy receiver-secrets.ts): a field added here is handled everywhere.
+ */
+export const RECEIVER_SECRET_FIELDS: Readonly<Record<'slack' | 'pagerduty' | 'email' | 'webhook' | 'sms', readonly string[]>> = Object.freeze({
+  slack: Object.freeze(['bot_token']),
+  pagerduty: Object.freeze(['routing_key']),
+  email: Object.freeze([]),
+  webhook: Object.freeze(['secret']),
+  sms: Object.freeze(['token']),
+});
+
 const ChannelConfigsSchema = z.array(z.record(z.unknown())).optional();
 
 export const AlertReceiverSchema = z

@@ -17,6 +17,7 @@ export {
   ROUTE_DEFAULTS,
   MAX_ROUTE_DEPTH,
   MAX_ROUTE_NODES,
+  RECEIVER_SECRET_FIELDS,
   anchoredRegExp,
   parseMatcher,
   parseMatchers,

@@ -3,3 +3,4 @@ export * from './tenant-directory';
 export * from './tenancy.module';
 export * from './tokens';
 export * from './tenant-topic-consumer';
+export * from './receiver-secrets';

@@ -133,6 +133,12 @@ describe('alert config body: expression rules and routing', () => {
     expect(paths).toEqual(expect.arrayContaining([expect.stringMatching(/^alertRules\.0: .*keep_firing_for/), expect.stringMatching(/^routing\.route: .*match/)]));
   });
 
+  it('refuses the redaction placeholder sent back as a secret, at its path (stored secrets are never returned)', () => {
+    const config = fullConfig();
+    config.routing.receivers[1]!.pagerduty_configs![0]!.routing_key = '***';
+    expect(rejection(config).issues).toEqual([{ path: 'routing.receivers.1.pagerduty_configs.0.routing_key', message: expect.stringContaining('send the secret itself') }]);
+  });
+
   it('checks expression rules given at tenant creation too', () => {
     const res = CreateTenantBodySchema.safeParse({ id: 'label-nova', displayName: 'Nova', alerting: { alertRules: [{ id: 'a', expr: 'p99(x) >' }] } });
     expect(res.success).toBe(false);

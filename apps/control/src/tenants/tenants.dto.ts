@@ -12,6 +12,7 @@ import {
 } from '@headroom/contracts';
 // The very compiler alerting runs: a second parser would accept what alerting then refuses.
 import { compileRule, RuleSyntaxError, RuleValidationError } from '@headroom/rules';
+import { REDACTED_SECRET, redactedSecretPaths } from '@headroom/tenancy';
 
 /** What a rule's expression problem adds to its issue: where it is, and the expression with a caret under it. */
 export interface ExpressionProblem {
@@ -68,6 +69,11 @@ export const AlertConfigBodySchema = z
     };
     body.rules.forEach((r, i) => check('rules', r.id, i));
     body.alertRules?.forEach((r, i) => check('alertRules', r.id, i));
+    // An answer echoed back would otherwise store `***` as the bot token: stored secrets are never
+    // returned, so keeping one means sending it again.
+    for (const path of body.routing ? redactedSecretPaths(body.routing) : []) {
+      ctx.addIssue({ code: 'custom', path: ['routing', ...path.split('.')], message: `"${REDACTED_SECRET}" is the redaction placeholder: send the secret itself (a PUT replaces every stored secret)` });
+    }
   });
 
 /**

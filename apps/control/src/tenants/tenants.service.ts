@@ -4,6 +4,7 @@ import {
   AuditEventMessage,
   ControlRecordMessage,
   controlKey,
+  type AlertRouting,
   type ApiKeyScope,
   type AuditEvent,
   type ControlRecord,
@@ -11,9 +12,9 @@ import {
   TenantLimitsSchema,
   type TenantLimitOverrides,
 } from '@headroom/contracts';
-import { createWrappedKey, KeyEncryptionKey } from '@headroom/crypto';
+import { createWrappedKey, KeyEncryptionKey, TenantKeyring, type KeyPurpose } from '@headroom/crypto';
 import type { RecordPublisher } from '@headroom/kafka';
-import { generateApiKey, PUBLISHER } from '@headroom/tenancy';
+import { generateApiKey, hasPlainReceiverSecrets, PUBLISHER, redactReceiverSecrets, sealReceiverSecrets } from '@headroom/tenancy';
 import { inTransaction, PG_POOL } from '@headroom/database';
 import type { AlertConfigBody, CreateTenantBody, LimitsPatchBody } from './tenants.dto';
 
@@ -105,7 +106,11 @@ export class TenantsService {
       });
     }
     const configs = await this.pool.query('select tenant, config, updated_at from control.alert_configs');
-    for (const c of configs.rows) records.push({ kind: 'alert_config', tenant: c.tenant, ...c.config, updatedAt: iso(c.updated_at) });
+    const keyring = this.keyringOf(dataKeys.rows);
+    for (const c of configs.rows) {
+      const config = await this.sealStoredConfig(c.tenant, c.config, keyring);
+      records.push({ kind: 'alert_config', tenant: c.tenant, ...config, updatedAt: iso(c.updated_at) });
+    }
     const erased = await this.pool.query('select id, erased_at from control.erased_tenants');
     for (const e of erased.rows) records.push({ kind: 'tenant_erased', tenant: e.id, erasedAt: iso(e.erased_at) });
     for (let i = 0; i < records.length; i += 500) {
@@ -157,7 +162,8 @@ export class TenantsService {
       await this.requireTenant(db, tenant);
       const record = await this.writeAlertConfig(db, tenant, body, new Date());
       await this.publish([record], { action: 'alert_config.update', actor, tenant, target: tenant });
-      return record;
+      // Sealed values are of no use to the caller, and the body's secrets are not echoed: `***` in their place.
+      return record.kind === 'alert_config' && record.routing ? { ...record, routing: redactReceiverSecrets(record.routing) } : record;
     });
   }
 
@@ -241,13 +247,15 @@ export class TenantsService {
 
   private async writeAlertConfig(db: PoolClient, tenant: string, body: AlertConfigBody, now: Date): Promise<ControlRecord> {
     // The JSON column holds the whole config, so republishAll (which spreads it) carries every field.
-    // Receivers' *_configs hold secrets (bot tokens, routing keys): they go to the column and the topic,
-    // never to a log line or the audit event.
+    // Receivers' secrets (bot tokens, routing keys…) are sealed under the tenant's data key before they
+    // reach the column or the topic, and never go to a log line or the audit event. The body replaces
+    // the whole config: a secret the caller does not resend is gone (answers only ever show `***`).
+    const routing = body.routing ? sealReceiverSecrets(body.routing, tenant, this.keyringOf((await this.dataKeys(db, tenant)).rows)) : undefined;
     const config = {
       slackChannel: body.slackChannel,
       rules: body.rules,
       ...(body.alertRules ? { alertRules: body.alertRules } : {}),
-      ...(body.routing ? { routing: body.routing } : {}),
+      ...(routing ? { routing } : {}),
       ...(body.templates ? { templates: body.templates } : {}),
       ...(body.anomalies ? { anomalies: body.anomalies } : {}),
     };
@@ -258,6 +266,37 @@ export class TenantsService {
       [tenant, JSON.stringify(config), record.updatedAt],
     );
     return record;
+  }
+
+  private dataKeys(db: PoolClient, tenant: string) {
+    return db.query(`select tenant, purpose, version, kek_id, wrapped, state, created_at from control.data_keys where tenant = $1 and purpose = 'data'`, [tenant]);
+  }
+
+  /** A keyring over control's own rows (the same keys every service unwraps from the control topic). */
+  private keyringOf(rows: { tenant: string; purpose: KeyPurpose; version: number; kek_id: string; wrapped: string; state: string; created_at: Date | string }[]): TenantKeyring {
+    const keyring = new TenantKeyring(this.kek);
+    for (const k of rows) {
+      if (k.purpose !== 'data') continue;
+      keyring.add({ tenant: k.tenant, purpose: k.purpose, version: k.version, kekId: k.kek_id, wrapped: k.wrapped, createdAt: new Date(k.created_at).toISOString() });
+      if (k.state === 'retired') keyring.retire(k.tenant, k.version);
+    }
+    return keyring;
+  }
+
+  /**
+   * A config stored before receiver secrets were sealed is sealed (and stored so) before it is
+   * republished. If that fails (no usable data key), it is republished as stored: better than none.
+   */
+  private async sealStoredConfig<C extends { routing?: AlertRouting }>(tenant: string, config: C, keyring: TenantKeyring): Promise<C> {
+    if (!config.routing || !hasPlainReceiverSecrets(config.routing)) return config;
+    let sealed: C;
+    try {
+      sealed = { ...config, routing: sealReceiverSecrets(config.routing, tenant, keyring) };
+    } catch {
+      return config;
+    }
+    await this.pool.query('update control.alert_configs set config = $2 where tenant = $1', [tenant, JSON.stringify(sealed)]);
+    return sealed;
   }
 
   private async requireTenant(db: PoolClient, tenant: string) {

@@ -1,4 +1,5 @@
 import { createTransport, type Transporter } from 'nodemailer';
+import { RECEIVER_SECRET_FIELDS } from '@headroom/contracts';
 import { z } from 'zod';
 import { RetryableSendError, type ChannelSender, type ChannelType, type ConfigProblem, type GroupNotification, type SendResult } from '../channel';
 import { renderNotification, type RenderedNotification } from '../../i18n/render';
@@ -154,6 +155,6 @@ export const emailChannel: ChannelType<EmailConfig, EmailTarget> = {
     return problems;
   },
   targetSchema: EmailTargetSchema,
-  secretFields: [],
+  secretFields: RECEIVER_SECRET_FIELDS.email,
   create: (config) => new EmailSender(config),
 };

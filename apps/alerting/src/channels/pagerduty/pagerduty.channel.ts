@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { RECEIVER_SECRET_FIELDS } from '@headroom/contracts';
 import { z } from 'zod';
 import type { ChannelSender, ChannelType, ConfigProblem, GroupNotification, SendResult } from '../channel';
 import { renderNotification } from '../../i18n/render';
@@ -153,6 +154,6 @@ export const pagerDutyChannel: ChannelType<PagerDutyConfig, PagerDutyTarget> = {
     return problems;
   },
   targetSchema: PagerDutyTargetSchema,
-  secretFields: ['routing_key'],
+  secretFields: RECEIVER_SECRET_FIELDS.pagerduty,
   create: (config) => new PagerDutySender(config),
 };

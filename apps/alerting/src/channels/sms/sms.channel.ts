@@ -1,3 +1,4 @@
+import { RECEIVER_SECRET_FIELDS } from '@headroom/contracts';
 import { z } from 'zod';
 import type { ChannelSender, ChannelType, ConfigProblem, GroupNotification, SendResult } from '../channel';
 import { renderNotification } from '../../i18n/render';
@@ -91,6 +92,6 @@ export const smsChannel: ChannelType<SmsConfig, SmsTarget> = {
     return problems;
   },
   targetSchema: SmsTargetSchema,
-  secretFields: ['token'],
+  secretFields: RECEIVER_SECRET_FIELDS.sms,
   create: (config) => new SmsSender(config),
 };

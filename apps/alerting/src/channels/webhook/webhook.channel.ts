@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { RECEIVER_SECRET_FIELDS } from '@headroom/contracts';
 import { z } from 'zod';
 import type { ChannelSender, ChannelType, ConfigProblem, GroupNotification, SendResult } from '../channel';
 import { checkHttpUrl, checkTimeout, classify, excerpt, isPlainHttpUrl, post, redact, type Fetch } from './http-delivery';
@@ -133,6 +134,6 @@ export const webhookChannel: ChannelType<WebhookConfig, WebhookTarget> = {
     return problems;
   },
   targetSchema: WebhookTargetSchema,
-  secretFields: ['secret'],
+  secretFields: RECEIVER_SECRET_FIELDS.webhook,
   create: (config) => new WebhookSender(config),
 };
