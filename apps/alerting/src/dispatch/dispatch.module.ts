@@ -51,10 +51,16 @@ class DispatchLifecycle implements OnModuleInit {
   }
 }
 
-/** Tenant views, rebuilt when the tenant's alert config or tenant record changes (by object identity). */
+/**
+ * Tenant views, rebuilt when the tenant's alert config or tenant record changes (by object identity),
+ * or a data key of the tenant arrives: a secret sealed under a key not read yet opens then.
+ */
 function tenantViews(directory: TenantDirectory, config: AlertingConfig, logger: Logger) {
   const registry = defaultChannelRegistry();
   const cache = new Map<string, { config: object; tenant: object | undefined; view: TenantView | undefined }>();
+  directory.onRecord((r) => {
+    if (r.kind === 'data_key') cache.delete(r.tenant);
+  });
   return (tenant: string): TenantView | undefined => {
     const alertConfig = directory.alertConfig(tenant);
     if (!alertConfig || directory.isErased(tenant)) return undefined;
@@ -63,7 +69,7 @@ function tenantViews(directory: TenantDirectory, config: AlertingConfig, logger:
     if (hit && hit.config === alertConfig && hit.tenant === record) return hit.view;
     let view: TenantView | undefined;
     try {
-      view = buildTenantView(record, alertConfig, registry, logger, { botToken: config.SLACK_TOKEN });
+      view = buildTenantView(record, alertConfig, registry, logger, directory.keyring, { botToken: config.SLACK_TOKEN });
     } catch (err) {
       logger.error({ tenant, err: String(err) }, 'tenant alert routing does not compile; its alerts cannot be routed');
     }

@@ -1,6 +1,8 @@
 import { parseDuration, type AlertConfigRecord, type AlertRouting, type Labels, type TenantRecord } from '@headroom/contracts';
 import { compileInhibitRules, compileRoutes, isInhibited, isSilenced, type InhibitRule, type RouteTree } from '@headroom/routing';
+import type { TenantKeyring } from '@headroom/crypto';
 import type { Logger } from '@headroom/runtime';
+import { openIntegrationSecrets, ReceiverSecretError } from '@headroom/tenancy';
 import type { ChannelRegistry } from '../channels/registry';
 import type { EscalationPolicy } from './group-plan';
 import type { Integration, TenantView } from './tenant-view';
@@ -29,15 +31,17 @@ function legacyRouting(config: AlertConfigRecord, legacy: LegacySlack | undefine
 const CHANNEL_KEYS = ['slack', 'pagerduty', 'email', 'webhook', 'sms'] as const;
 
 /**
- * Compiles a tenant's alert config into the dispatcher's view. Each receiver integration is checked
- * against its channel's target schema; an invalid one is left out and logged (by path, never by
- * value: targets hold secrets), so one bad integration does not silence the tenant's others.
+ * Compiles a tenant's alert config into the dispatcher's view. Each receiver integration has its sealed
+ * secrets opened with the tenant's data key (libs/tenancy receiver-secrets), then is checked against its
+ * channel's target schema; one that does not open or is invalid is left out and logged (by path, never
+ * by value: targets hold secrets), so one bad integration does not silence the tenant's others.
  */
 export function buildTenantView(
   tenant: TenantRecord | undefined,
   config: AlertConfigRecord,
   channels: ChannelRegistry,
   logger: Logger,
+  keyring: Pick<TenantKeyring, 'decrypt'>,
   legacy?: LegacySlack,
 ): TenantView {
   const routing = config.routing ?? legacyRouting(config, legacy);
@@ -48,7 +52,7 @@ export function buildTenantView(
   );
   const integrations = new Map<string, Integration[]>();
   const failovers = new Map<string, string>();
-  for (const r of routing.receivers) {
+  routing.receivers.forEach((r, receiverIndex) => {
     const list: Integration[] = [];
     for (const key of CHANNEL_KEYS) {
       const configs = (r as Record<string, unknown>)[`${key}_configs`] as unknown[] | undefined;
@@ -58,7 +62,15 @@ export function buildTenantView(
           logger.warn({ tenant: config.tenant, receiver: r.name, path: `${key}_configs.${index}` }, 'no such channel in this deployment; integration skipped');
           return;
         }
-        const parsed = type.targetSchema.safeParse(raw);
+        let opened: unknown = raw;
+        try {
+          opened = raw && typeof raw === 'object' ? openIntegrationSecrets(raw as Record<string, unknown>, config.tenant, { receiver: r.name, receiverIndex, channel: key, index }, keyring) : raw;
+        } catch (err) {
+          if (!(err instanceof ReceiverSecretError)) throw err;
+          logger.warn({ tenant: config.tenant, receiver: r.name, path: err.path, code: err.code }, 'receiver secret cannot be opened; integration skipped');
+          return;
+        }
+        const parsed = type.targetSchema.safeParse(opened);
         if (!parsed.success) {
           logger.warn(
             { tenant: config.tenant, receiver: r.name, problems: parsed.error.issues.map((i) => `${key}_configs.${index}.${i.path.join('.')}: ${i.message}`) },
@@ -71,7 +83,7 @@ export function buildTenantView(
     }
     integrations.set(r.name, list);
     if (r.failover) failovers.set(r.name, r.failover);
-  }
+  });
   return {
     tenant: config.tenant,
     locale: tenant?.locale ?? 'en',
