@@ -97,6 +97,8 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
       },
     ];
     await control.publish(ControlRecordMessage, records.map((value) => ({ key: controlKey(value), value })));
+    // Alerting reads the control topic on its own: wait until it knows the tenant's key.
+    await expectEventually(async () => expect((await api('/v1/alert-groups', tenant)).status).toBe(200));
     return tenant;
   }
 
@@ -243,7 +245,6 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
 
     // Another tenant's key, or none, cannot acknowledge it.
     const other = await tenantWith('other', { routing: webhookRoute(r.url()) });
-    await expectEventually(async () => expect((await api('/v1/alert-groups', other)).status).toBe(200));
     expect((await api(`/v1/alert-groups/${groupKey}/ack`, other, { method: 'POST' })).status).toBe(404);
     expect((await api(`/v1/alert-groups/${groupKey}/ack`, undefined, { method: 'POST' })).status).toBe(401);
 
