@@ -17,9 +17,9 @@ import { controlKey, type AggregateWindow, type AlertRule, type ControlRecord, t
 import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createLogger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
-// A bench drives the alerting app's own service and rules: nothing in production imports them from here.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { compileRule, indexSnapshot, RuleEvaluator, type WindowSnapshot } from '@headroom/rules';
+// The bench drives the app's own service (a tool may not import an app; this file is a bench
+// entry run as its own process, as analytics' apps/analytics/src/bench/in-process.ts is).
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { AlertingService, rulesOf, type AlertSink } from '../../../apps/alerting/src/alerting.service';
 // eslint-disable-next-line @nx/enforce-module-boundaries
