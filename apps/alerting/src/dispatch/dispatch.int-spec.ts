@@ -82,12 +82,12 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
     const tenant = uniqueId(prefix);
     const key = createWrappedKey(kek, tenant, 'data', 1);
     keyring.add(key);
-    const api = generateApiKey();
-    keys.set(tenant, api.secret);
+    const apiKey = generateApiKey();
+    keys.set(tenant, apiKey.secret);
     const records: ControlRecord[] = [
       { kind: 'tenant', tenant, displayName: tenant, status: 'active', shards: 1, locale: 'en', createdAt: at },
       { kind: 'data_key', ...key, state: 'active' },
-      { kind: 'api_key', keyId: api.keyId, tenant, secretHash: api.secretHash, scopes: ['admin'], createdAt: at },
+      { kind: 'api_key', keyId: apiKey.keyId, tenant, secretHash: apiKey.secretHash, scopes: ['admin'], createdAt: at },
       {
         kind: 'alert_config',
         tenant,

@@ -13,15 +13,16 @@ export interface LegacySlack {
 }
 
 /**
- * A tenant without `routing` keeps today's behaviour: every alert on its own (group_by ['...']),
- * told at once (group_wait 0s), to its `slackChannel` with the deployment's bot token.
+ * A tenant without `routing` keeps the behaviour it had before routing existed: every alert on its
+ * own (group_by ['...']), told at once (group_wait 0s) and its resolution too (group_interval 1s),
+ * to its `slackChannel` with the deployment's bot token.
  */
 function legacyRouting(config: AlertConfigRecord, legacy: LegacySlack | undefined): AlertRouting {
   // Legacy names were free-form (`oncall`, `#oncall`, `@user`); Slack channel names take a `#`.
   const channel = config.slackChannel && !/^(#|[CGD][A-Z0-9]{8,}$)/.test(config.slackChannel) ? `#${config.slackChannel.replace(/^@/, '')}` : config.slackChannel;
   const slack = channel && legacy ? [{ channel, bot_token: legacy.botToken }] : [];
   return {
-    route: { receiver: 'default', group_by: ['...'], group_wait: '0s', group_interval: '1m', repeat_interval: '4h' },
+    route: { receiver: 'default', group_by: ['...'], group_wait: '0s', group_interval: '1s', repeat_interval: '4h' },
     receivers: [{ name: 'default', slack_configs: slack }],
     inhibit_rules: [],
     escalations: [],
