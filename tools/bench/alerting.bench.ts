@@ -17,8 +17,9 @@
  * app's default), BENCH_EPISODES_PER_INSTANT (1), BENCH_EPISODE_INSTANTS (3), BENCH_QUIET_SERIES (20);
  * BENCH_EVAL_NODE_ARGS / BENCH_ALERTING_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=tmp/bench") go to
  * the evaluation process / the alerting app. Listens on 5500–5520 only (receivers, then the app).
- * Do not run it beside another alerting instance on the same PostgreSQL: any instance claims due
- * groups and outbox entries, and one that cannot see this run's tenants drops them.
+ * The app gets its own database (BENCH_DATABASE, headroom_bench_alerting, created and dropped): any
+ * alerting instance claims every due group and outbox entry, so on the shared database the bench's
+ * app and an int spec's would send each other's notifications.
  * docs/benchmarks.md explains each figure.
  */
 import { execFileSync } from 'node:child_process';

@@ -528,9 +528,20 @@ export async function endToEnd(opts: EndToEndOptions, log: Log): Promise<Record<
   const logDir = join(ROOT, 'tmp', 'bench');
   mkdirSync(logDir, { recursive: true });
   const groupId = `bench-alerting-${run}`;
+  // Its own database: every alerting instance claims due groups and outbox entries of any tenant,
+  // so on the shared one the bench's app would send (and fail) the int specs' notifications, and
+  // theirs would send the bench's. The app creates its schema at boot; the database goes at the end.
+  const database = process.env['BENCH_DATABASE'] ?? 'headroom_bench_alerting';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`BENCH_DATABASE must be a plain lowercase identifier, not ${database}`);
+  const adminPool = new Pool({ connectionString: infra.databaseUrl, max: 1 });
+  await adminPool.query(`create database ${database}`).catch((err: { code?: string }) => {
+    if (err.code !== '42P04') throw err; // exists (an earlier run stopped before dropping it)
+  });
+  const databaseUrl = Object.assign(new URL(infra.databaseUrl), { pathname: `/${database}` }).toString();
   const env = {
     ...serviceEnv('alerting', { kek: kekBase64, adminToken: 'unused', slackToken: 'xoxb-bench-unused' }, { slackApiUrl: 'http://127.0.0.1:5599/api/' }),
     ALERTING_GROUP_ID: groupId,
+    DATABASE_URL: databaseUrl,
     ...(opts.settleMs !== undefined ? { ALERTING_SETTLE_MS: String(opts.settleMs) } : {}),
   };
   const app = new AlertingProcess(opts.portBase + 20, join(logDir, `alerting-${run}.log`), env, opts.nodeArgs);
@@ -541,7 +552,7 @@ export async function endToEnd(opts: EndToEndOptions, log: Log): Promise<Record<
     kafka,
     control: new RecordPublisher(kafka, undefined),
     data: new RecordPublisher(kafka, keyring),
-    pool: new Pool({ connectionString: infra.databaseUrl, max: 2 }),
+    pool: new Pool({ connectionString: databaseUrl, max: 2 }),
     app,
     log,
     opts,
@@ -600,6 +611,7 @@ export async function endToEnd(opts: EndToEndOptions, log: Log): Promise<Record<
         appLog: app.logFile,
         appBootFailures: bootFailures,
         otherAlertingProcessesAtStart: others,
+        database: `${database} (created for the run, dropped after)`,
         appExitCode: exitCode,
       },
     };
@@ -610,5 +622,7 @@ export async function endToEnd(opts: EndToEndOptions, log: Log): Promise<Record<
     await ctx.control.disconnect().catch(() => undefined);
     await ctx.data.disconnect().catch(() => undefined);
     await ctx.pool.end().catch(() => undefined);
+    await adminPool.query(`drop database if exists ${database} with (force)`).catch((err) => log(`could not drop ${database}: ${String(err)}`));
+    await adminPool.end().catch(() => undefined);
   }
 }
