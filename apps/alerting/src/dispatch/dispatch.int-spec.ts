@@ -18,7 +18,7 @@ import { createKafkaClient, decodeRecord, readRawRecords, RecordPublisher } from
 import { createLogger } from '@headroom/runtime';
 import { generateApiKey } from '@headroom/tenancy';
 import { loadConfig } from '@headroom/config';
-import { expectEventually, PagerDutyMock, silentLogger, testInfra, uniqueId, WebhookReceiver, type PagerDutyEventRecord } from '@headroom/testing';
+import { expectEventually, PagerDutyMock, silentLogger, SlackMock, testInfra, uniqueId, WebhookReceiver, type PagerDutyEventRecord } from '@headroom/testing';
 import { AppModule } from '../app.module';
 import { alertingEnvSchema } from '../config';
 import { verifyWebhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../channels/webhook/webhook.channel';
@@ -30,6 +30,8 @@ const kek = KeyEncryptionKey.fromBase64(kekBase64, kekId);
 const LOG_DIR = resolve(__dirname, '../../../../tmp/test-logs');
 const at = new Date().toISOString();
 const SECRET = 'whsec-0123456789abcdef';
+const TENANT_BOT = `xoxb-${randomBytes(12).toString('hex')}`;
+const SIGNING_SECRET = randomBytes(16).toString('hex');
 const ROUTING_KEY = 'R0123456789abcdef0123456789abcde'.slice(0, 32);
 // Windows from a little in the past, so the instants are ordinary closed windows.
 const t0 = Math.floor(Date.now() / 10_000) * 10_000 - 300_000;
@@ -64,6 +66,7 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
   const data = new RecordPublisher(kafka, keyring);
   const pool = new Pool({ connectionString: infra.databaseUrl, max: 2 });
   const pagerduty = new PagerDutyMock();
+  const slack = new SlackMock(TENANT_BOT);
   const receivers: WebhookReceiver[] = [];
   let app: NestFastifyApplication;
   let url = '';
@@ -115,6 +118,7 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
   beforeAll(async () => {
     mkdirSync(LOG_DIR, { recursive: true });
     await pagerduty.start();
+    await slack.start();
     await control.connect();
     await data.connect();
     const config = loadConfig(alertingEnvSchema, {
@@ -125,6 +129,8 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
       HEADROOM_KEK_ID: kekId,
       SLACK_TOKEN: 'xoxb-unused',
       PAGERDUTY_EVENTS_URL: pagerduty.url(),
+      SLACK_API_URL: slack.url(),
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
       ALERTING_GROUP_ID: uniqueId('dispatch-int'),
       ALERTING_SETTLE_MS: '200',
       ALERTING_MAX_ATTEMPTS: '4',
@@ -145,6 +151,7 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
     await control.disconnect();
     await data.disconnect();
     await pagerduty.stop();
+    await slack.stop();
     for (const r of receivers) await r.stop();
     await pool.end();
   });
@@ -283,6 +290,58 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
     await publish(tenant, [lat('/play', 4, 400), lat('/play', 5, 400)]);
     await expectEventually(() => expect(r.accepted()).toHaveLength(1), { timeoutMs: 20_000 });
     expect(r.deliveries).toHaveLength(1);
+  });
+
+  it('keeps one Slack thread per group (firing → escalated → acknowledged from a signed Slack click → resolved, parent updated), hostile labels inert', async () => {
+    const hostile = '<!channel> <https://evil.example|click>';
+    const lead = await hook();
+    const tenant = await tenantWith('slacky', {
+      routing: {
+        route: { receiver: 'chat', group_by: ['alertname'], group_wait: '0s', group_interval: '1s', repeat_interval: '1h', escalation: 'ops' },
+        receivers: [
+          { name: 'chat', slack_configs: [{ channel: '#oncall', bot_token: TENANT_BOT, team_id: 'T0TENANT' }] },
+          { name: 'lead', webhook_configs: [{ url: lead.url(), secret: SECRET }] },
+        ],
+        escalations: [{ name: 'ops', steps: [{ receivers: ['lead'], after: '2s' }, { receivers: ['lead'], after: '60s' }] }],
+      },
+    });
+    const mine = () => slack.messages.filter((m) => m.token === TENANT_BOT && m.channel === '#oncall');
+    await publish(tenant, [lat(hostile, 0, 400), lat(hostile, 1, 400)]);
+    const parent = await expectEventually(() => {
+      const parents = mine().filter((m) => !m.threadTs);
+      expect(parents).toHaveLength(1);
+      return parents[0]!;
+    }, { timeoutMs: 20_000 });
+    // Escalated after 2 s: a reply in the thread, the parent updated, the lead told.
+    await expectEventually(() => expect(slack.repliesTo(parent.ts!)).toHaveLength(1), { timeoutMs: 20_000 });
+    await expectEventually(() => expect(lead.accepted()).toHaveLength(1));
+
+    // A click from a workspace the tenant did not declare is refused; its own is honoured.
+    const post = (teamId: string) => {
+      const req = slack.signedAction(SIGNING_SECRET, slack.clickPayload(parent, 'headroom_ack', { id: 'U0ANA', name: 'ana' }, teamId));
+      return fetch(`${url}/v1/slack/actions`, { method: 'POST', headers: req.headers, body: req.body });
+    };
+    expect((await post('T0EVIL')).status).toBe(403);
+    const forged = slack.signedAction('not-the-signing-secret', slack.clickPayload(parent, 'headroom_ack', { id: 'U0ANA', name: 'ana' }, 'T0TENANT'));
+    expect((await fetch(`${url}/v1/slack/actions`, { method: 'POST', headers: forged.headers, body: forged.body })).status).toBe(401);
+    expect((await post('T0TENANT')).status).toBe(200);
+    await expectEventually(() => expect(slack.repliesTo(parent.ts!)).toHaveLength(2), { timeoutMs: 20_000 });
+    await expectEventually(() => expect(lead.accepted().map((d) => payloadOf(d).headroom.reason)).toEqual(['escalation', 'acknowledged']));
+
+    await publish(tenant, [lat(hostile, 2, 100), lat(hostile, 3, 100)]);
+    await expectEventually(() => expect(slack.repliesTo(parent.ts!)).toHaveLength(3), { timeoutMs: 20_000 });
+    expect(mine().filter((m) => !m.threadTs)).toHaveLength(1);
+    const texts = slack.repliesTo(parent.ts!).map((m) => `${m.text} ${JSON.stringify(m.blocks)}`);
+    expect(texts[0]).toMatch(/ESCALATED|escalat/i);
+    expect(texts[1]).toMatch(/ACKNOWLEDGED|acknowledged/i);
+    expect(texts[2]).toMatch(/RESOLVED/);
+    expect(`${slack.current(parent.ts!)!.text} ${JSON.stringify(slack.current(parent.ts!)!.blocks)}`).toMatch(/RESOLVED/);
+    // Everything Slack received stays inert: no live mention, no link markup from the tenant's label.
+    for (const m of [...mine(), ...slack.updates.filter((u) => u.ts === parent.ts)]) {
+      const all = `${m.text} ${JSON.stringify(m.blocks)}`;
+      expect(all).not.toContain('<!channel>');
+      expect(all).not.toContain('<https://evil.example|click>');
+    }
   });
 
   it('exposes per-channel self-metrics', async () => {

@@ -20,6 +20,12 @@ export const slackTargetSchema = z
     channel: z.string().regex(/^(#[^\s#,]{1,80}|[CGD][A-Z0-9]{8,})$/, 'must be a channel id such as C0123ABCD or a #name'),
     /** The bot token of the tenant's own installation of the app (each tenant, its own workspace). */
     bot_token: z.string().regex(/^xoxb-[A-Za-z0-9-]{10,250}$/, 'must be a Slack bot token (xoxb-…)'),
+    /**
+     * The workspace (team id, `T…`) the tenant installed the app in: an Acknowledge click is honoured
+     * only from a workspace the tenant declared here (any workspace with the app could post a button
+     * naming another tenant).
+     */
+    team_id: z.string().regex(/^[TE][A-Z0-9]{2,20}$/, 'must be a Slack team id such as T0123ABCD').optional(),
     /** IANA zone for dates in messages; UTC when absent. */
     time_zone: z
       .string()
