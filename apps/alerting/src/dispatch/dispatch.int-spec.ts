@@ -12,7 +12,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import pino from 'pino';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
-import { AggregateBatchMessage, ControlRecordMessage, controlKey, DlqRecordMessage, Topics, type AggregateWindow, type AlertRoutingInput, type ControlRecord, type DlqRecord, type ThresholdRule } from '@headroom/contracts';
+import { AggregateBatchMessage, ControlRecordMessage, controlKey, DlqRecordMessage, Topics, type AggregateWindow, type AlertRoutingInput, type ControlRecord, type DlqRecord, type ThresholdRule, type AlertRule, type AlertRuleInput } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, decodeRecord, readRawRecords, RecordPublisher } from '@headroom/kafka';
 import { createLogger } from '@headroom/runtime';
@@ -81,7 +81,7 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
   };
 
   /** A tenant with its data key, an admin API key and the given alert config. */
-  async function tenantWith(prefix: string, alerting: { rules?: ThresholdRule[]; routing: AlertRoutingInput }) {
+  async function tenantWith(prefix: string, alerting: { rules?: ThresholdRule[]; alertRules?: AlertRuleInput[]; routing: AlertRoutingInput }) {
     const tenant = uniqueId(prefix);
     const key = createWrappedKey(kek, tenant, 'data', 1);
     keyring.add(key);
@@ -95,6 +95,7 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
         kind: 'alert_config',
         tenant,
         rules: alerting.rules ?? [{ id: 'HighLatency', metric: 'api_latency_ms', stat: 'p95', op: '>', threshold: 250, severity: 'critical' }],
+        ...(alerting.alertRules ? { alertRules: alerting.alertRules as AlertRule[] } : {}),
         routing: alerting.routing as never,
         updatedAt: at,
       },
@@ -195,6 +196,35 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
     // Nothing of A's reached B's receiver, nor the other way round.
     expect(healthy.deliveries.every((d) => payloadOf(d).headroom.tenant === tenantB)).toBe(true);
     expect([...dead.deliveries, ...backup.deliveries].every((d) => payloadOf(d).headroom.tenant === tenantA)).toBe(true);
+  });
+
+  it('expression rules through the pipeline: pending for `for`, firing, held by hysteresis, resolved below the resolve threshold; absence fires and clears', async () => {
+    const r = await hook();
+    const tenant = await tenantWith('lifecycle', {
+      rules: [],
+      alertRules: [
+        { id: 'SlowPlay', expr: 'p95(api_latency_ms{route="/play"}) > 250', for: '20s', resolveThreshold: 200, severity: 'critical' },
+        { id: 'NoHeartbeat', expr: 'absent(heartbeat{service="api"})', severity: 'warning' },
+      ],
+      routing: webhookRoute(r.url(), { group_wait: '0s', group_interval: '1s' }),
+    });
+    const reasons = (name: string) => r.accepted().map(payloadOf).filter((b) => b.alerts[0]!.labels['alertname'] === name).map((b) => b.status);
+    const heartbeat = (i: number): AggregateWindow => ({ ...lat('/hb', i, 1), series: { name: 'heartbeat', labels: { service: 'api' } }, seriesId: 'hb-api' });
+    // Instants 0 and 1 breach: pending (activeAt t0), not yet 20 s. No heartbeat: absence fires at once.
+    await publish(tenant, [lat('/play', 0, 300), lat('/play', 1, 300)]);
+    await expectEventually(() => expect(reasons('NoHeartbeat')).toEqual(['firing']), { timeoutMs: 20_000 });
+    expect((await pool.query(`select state from alerting.alerts where tenant = $1 and labels->>'alertname' = 'SlowPlay'`, [tenant])).rows).toEqual([{ state: 'pending' }]);
+    expect(reasons('SlowPlay')).toEqual([]);
+    // Instant 2 still breaches (20 s since t0): firing. Instant 3 at 240 is under 250 but above the
+    // resolve threshold 200: still firing. The heartbeat is back: absence resolves.
+    await publish(tenant, [lat('/play', 2, 300), heartbeat(2), lat('/play', 3, 240), heartbeat(3), lat('/play', 4, 240), heartbeat(4)]);
+    await expectEventually(() => expect(reasons('SlowPlay')).toEqual(['firing']), { timeoutMs: 20_000 });
+    await expectEventually(() => expect(reasons('NoHeartbeat')).toEqual(['firing', 'resolved']), { timeoutMs: 20_000 });
+    await new Promise((res) => setTimeout(res, 1_500));
+    expect(reasons('SlowPlay')).toEqual(['firing']);
+    // Under the resolve threshold: resolved.
+    await publish(tenant, [lat('/play', 5, 190), heartbeat(5), lat('/play', 6, 190), heartbeat(6)]);
+    await expectEventually(() => expect(reasons('SlowPlay')).toEqual(['firing', 'resolved']), { timeoutMs: 20_000 });
   });
 
   it('honours Retry-After on a 429, then delivers once', async () => {
