@@ -29,3 +29,4 @@ export * from './dlq-record.schema';
 export * from './registry';
 export * from './series';
 export * from './window-sketch';
+export * from './remote-write.proto';

@@ -1,17 +1,18 @@
 import { Root, type Type } from 'protobufjs';
 
 /**
- * The part of Prometheus remote_write 1.0's `prometheus.WriteRequest` (prompb, proto3) this receiver
- * reads, as a protobufjs JSON descriptor written from the protocol's specification
- * (https://prometheus.io/docs/specs/remote_write_spec/):
+ * The part of Prometheus remote_write 1.0's `prometheus.WriteRequest` (prompb, proto3) Headroom
+ * speaks — read by the collectors' remote_write receiver, written by the exporters' remote_write
+ * sink (one descriptor, so both ends agree) — as a protobufjs JSON descriptor written from the
+ * protocol's specification (https://prometheus.io/docs/specs/remote_write_spec/):
  *
  *   WriteRequest { repeated TimeSeries timeseries = 1; }
  *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
  *   Label        { string name = 1; string value = 2; }
  *   Sample       { double value = 1; int64 timestamp = 2; }   // timestamp: ms since the epoch
  *
- * Left out on purpose, and skipped by the decoder as unknown fields: `WriteRequest.metadata` (3,
- * metric types and help, sent in their own requests), `TimeSeries.exemplars` (3) and
+ * Left out on purpose (skipped by a decoder as unknown fields, never written): `WriteRequest.metadata`
+ * (3, metric types and help, sent in their own requests), `TimeSeries.exemplars` (3) and
  * `TimeSeries.histograms` (4, native histograms). Repeated scalars are packed in proto3 and
  * protobufjs reads both the packed and the unpacked encoding.
  */

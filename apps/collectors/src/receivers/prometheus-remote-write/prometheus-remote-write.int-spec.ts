@@ -15,12 +15,11 @@ import { createServer, type Server } from 'node:http';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { compressSync } from 'snappy';
-import { Headers, TelemetryBatchMessage, Topics, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
+import { Headers, TelemetryBatchMessage, Topics, WriteRequestType, type MetricPoint, type TelemetryBatch } from '@headroom/contracts';
 import { KeyEncryptionKey } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
 import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
-import { WriteRequestType } from './remote-write.proto';
 
 const ROOT = resolve(__dirname, '../../../../..');
 const secrets = localSecrets();

@@ -1,10 +1,9 @@
 import { compressSync } from 'snappy';
 import { Writer } from 'protobufjs';
-import { DEFAULT_POINT_LIMITS, validateIngestBatch } from '@headroom/contracts';
+import { DEFAULT_POINT_LIMITS, validateIngestBatch, WriteRequestType, type PromWriteRequest } from '@headroom/contracts';
 import { splitBatch } from '../receivers.controller';
 import { prometheusRemoteWriteReceiver as receiver } from './prometheus-remote-write.receiver';
 import { DEFAULT_REMOTE_WRITE_CONFIG, isStaleMarker, snappyUncompressedLength, toPoints } from './remote-write.decoder';
-import { WriteRequestType, type PromWriteRequest } from './remote-write.proto';
 
 const NOW = 1_750_000_000_000;
 const TENANT = 'label-x';

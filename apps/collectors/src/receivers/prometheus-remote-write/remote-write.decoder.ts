@@ -13,8 +13,7 @@
  * preamble first, so a small body claiming a huge output is refused before anything is allocated.
  */
 import { uncompress } from 'snappy';
-import { validatePoint, type Labels, type MetricPoint, type PointLimits } from '@headroom/contracts';
-import { WriteRequestType, type Int64, type PromWriteRequest } from './remote-write.proto';
+import { validatePoint, WriteRequestType, type Int64, type Labels, type MetricPoint, type PointLimits, type PromWriteRequest } from '@headroom/contracts';
 
 export interface RemoteWriteConfig {
   /** Largest uncompressed WriteRequest accepted (the snappy preamble is checked before decompressing). */
