@@ -1,7 +1,7 @@
 /**
  * Alerting benchmark, printed as one JSON object on stdout (progress on stderr):
  *   npm run bench:alerting
- * 1. In process (tools/bench/alerting/evaluation.ts, its own process, one thread, no servers):
+ * 1. In process (apps/alerting/src/bench/evaluation.ts, its own process, one thread, no servers):
  *    100 tenants × 100 rules × 100 series; rule evaluations/s, series evaluations/s and alert
  *    transitions/s through AlertingService.handleBatch (in-memory sink and state store), and the
  *    same instants through the pure RuleEvaluator and through the compiled expressions alone.
@@ -53,7 +53,7 @@ process.on('exit', () => killAlerting());
 function inProcess(): Record<string, unknown> {
   log('in-process evaluation (its own process, ~1–2 min)…');
   const nodeArgs = (process.env['BENCH_EVAL_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const out = execFileSync(process.execPath, [...nodeArgs, '-r', '@swc-node/register', join(ROOT, 'tools', 'bench', 'alerting', 'evaluation.ts')], {
+  const out = execFileSync(process.execPath, [...nodeArgs, '-r', '@swc-node/register', join(ROOT, 'apps', 'alerting', 'src', 'bench', 'evaluation.ts')], {
     cwd: ROOT,
     timeout: 900_000,
     maxBuffer: 1 << 20,

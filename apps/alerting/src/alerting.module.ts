@@ -27,7 +27,9 @@ class RedisLifecycle implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     this.readiness.register('redis', () => this.redis.status === 'ready');
     this.redis.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis connection error'));
-    await this.redis.connect();
+    // A command sent before this (an erasure read from the control topic) already started the
+    // lazy connection; connecting again would throw.
+    if (this.redis.status === 'wait') await this.redis.connect();
   }
 
   /** Runs after the consumers have stopped (beforeApplicationShutdown). */

@@ -53,7 +53,9 @@ interface TenantRules {
 @Injectable()
 export class AlertingService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly tenants = new Map<string, TenantRules>();
-  private erasing: Promise<void> = Promise.resolve();
+  /** Erasures wait for the boot to finish (Redis connects in onModuleInit; the control topic may be read before). */
+  private erasing: Promise<void>;
+  private markStarted!: () => void;
   private readonly transitions: Counter<'state'>;
   private readonly ruleErrors: Counter<'reason'>;
 
@@ -65,6 +67,7 @@ export class AlertingService implements OnApplicationBootstrap, OnApplicationShu
     @Inject(RULE_STATE_STORE) private readonly store: RuleStateStore,
     @Inject(EVALUATION_OPTIONS) private readonly options: EvaluationOptions,
   ) {
+    this.erasing = new Promise<void>((resolve) => (this.markStarted = resolve));
     const tenants = this.tenants;
     new Gauge({
       name: 'headroom_alerts_firing',
@@ -91,7 +94,7 @@ export class AlertingService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   onApplicationBootstrap(): void {
-    /* the consumer starts after the control topic is caught up */
+    this.markStarted();
   }
 
   onApplicationShutdown(): void {

@@ -23,7 +23,7 @@ export const alertingEnvSchema = baseEnvSchema
       ALERTING_PUBLIC_URL: z.string().url().optional(),
       ALERTING_GROUP_ID: z.string().min(1).default('alerting'),
       /** An instant is evaluated this long after its last window arrived (or at once when a later instant arrives). */
-      ALERTING_SETTLE_MS: z.coerce.number().int().min(0).max(60_000).default(1_500),
+      ALERTING_SETTLE_MS: z.coerce.number().int().min(0).max(60_000).default(300),
       /** Sends in flight at once across all tenants (each tenant + receiver queue sends one at a time). */
       ALERTING_DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(512).default(32),
       /** Attempts before a notification goes to the DLQ. */

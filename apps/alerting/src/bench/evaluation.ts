@@ -1,7 +1,7 @@
 /**
  * Alert evaluation in process, one thread, no servers; prints one JSON object on stdout. Run by
  * tools/bench/alerting.bench.ts as its own process (a fresh heap, and `--cpu-prof` applies to it
- * alone), or directly: `node -r @swc-node/register tools/bench/alerting/evaluation.ts`.
+ * alone), or directly: `node -r @swc-node/register apps/alerting/src/bench/evaluation.ts`.
  *
  * TENANTS tenants × RULES rules × SERIES series. Every latency series is high (breaching) for half
  * of a PERIOD-instant cycle and low for the other half, each series at its own phase, so 2/PERIOD
@@ -18,12 +18,8 @@ import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createLogger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { compileRule, indexSnapshot, RuleEvaluator, type WindowSnapshot } from '@headroom/rules';
-// The bench drives the app's own service (a tool may not import an app; this file is a bench
-// entry run as its own process, as analytics' apps/analytics/src/bench/in-process.ts is).
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { AlertingService, rulesOf, type AlertSink } from '../../../apps/alerting/src/alerting.service';
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { InMemoryRuleStateStore } from '../../../apps/alerting/src/rules/rule-state-store';
+import { AlertingService, rulesOf, type AlertSink } from '../alerting.service';
+import { InMemoryRuleStateStore } from '../rules/rule-state-store';
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const TENANTS = env('BENCH_TENANTS', 100);
