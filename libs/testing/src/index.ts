@@ -8,3 +8,4 @@ export * from './telemetry-records';
 export * from './pagerduty-mock';
 export * from './webhook-receiver';
 export * from './smtp-peer';
+export * from './search-server';
