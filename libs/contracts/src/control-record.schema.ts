@@ -5,6 +5,7 @@ import { Topics } from './topics';
 import { TenantLimitsSchema } from './tenant-limits.schema';
 import { AlertRuleSchema } from './alert-rule.schema';
 import { AlertRoutingSchema } from './alert-routing.schema';
+import { TenantDetectorsSchema } from './signal.schema';
 
 /**
  * Records on the compacted headroom.control.v1. The record key (see `controlKey`) makes the latest
@@ -22,6 +23,8 @@ export const TenantRecordSchema = z.object({
   locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'must be a BCP 47 tag like fr or fr-FR'),
   /** Overrides of the deployment's default limits (tenant-limits.schema.ts); absent fields take the default. */
   limits: TenantLimitsSchema.optional(),
+  /** Which detectors analytics runs for the tenant (signal.schema.ts); absent, the deployment's defaults. */
+  detectors: TenantDetectorsSchema.optional(),
   createdAt: IsoDateSchema,
 });
 

@@ -4,6 +4,7 @@ export * from './common/synthetic';
 export * from './seasonal/seasonal-detector';
 export * from './isolation-forest/isolation-forest';
 export * from './forecast/holt-winters-forecaster';
+export * from './forecast/forecast-accuracy';
 export * from './drift/drift-detector';
 export * from './nab-scoring/nab-scorer';
 export * from './registry';

@@ -120,7 +120,8 @@ export class HoltWintersForecaster {
     const err = value - (this.level + this.trend);
     this.track(err);
     const prev = this.level;
-    this.level += this.config.alpha * err;
+    // Level moves with the trend too, or a trending series is followed one step late forever.
+    this.level = prev + this.trend + this.config.alpha * err;
     this.trend += this.config.beta * (this.level - prev - this.trend);
   }
 

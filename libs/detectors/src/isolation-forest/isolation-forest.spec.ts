@@ -55,6 +55,17 @@ describe('isolation forest', () => {
     expect([...head, ...tail]).toEqual(expected);
   });
 
+  it('attributes an outlier to the dimension that isolates it', () => {
+    const g = seededGaussian(8);
+    const forest = createIsolationForest({ dimensions: 3 });
+    for (let i = 0; i < 1000; i++) forest.update([g(), 10 + g(), 100 + g()]);
+    const c = forest.contributions([0, 10, 112]);
+    expect(c.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(c[2]).toBeGreaterThan(0.5);
+    expect(c[2]).toBeGreaterThan(c[0] + c[1]);
+    expect(createIsolationForest({ dimensions: 2 }).contributions([1, 1])).toEqual([0, 0]);
+  });
+
   it('reports every config problem with its path', () => {
     expect(validateIsolationForestConfig(defaultIsolationForestConfig)).toEqual([]);
     const issues = validateIsolationForestConfig({ ...defaultIsolationForestConfig, trees: 0, sampleSize: 4096, dimensions: 1.5 });

@@ -172,6 +172,30 @@ export class IsolationForest {
     return node;
   }
 
+  /**
+   * How much each feature isolates `point`: in every tree, the split that cut it off into its leaf
+   * credits its feature with 1/path length (a short path is a strong isolation); normalised to sum
+   * to 1. Earlier splits on the path mostly carve out the bulk of the data, so they are not counted.
+   * All zeros until trained.
+   */
+  contributions(point: readonly number[]): number[] {
+    this.checkPoint(point);
+    const credit = new Array<number>(this.config.dimensions).fill(0);
+    for (const tree of this.trees) {
+      let node = 0;
+      let depth = 0;
+      let last = -1;
+      while (tree.size[node] < 0) {
+        last = tree.feature[node];
+        node = point[last] < tree.threshold[node] ? tree.left[node] : tree.right[node];
+        depth++;
+      }
+      if (last >= 0) credit[last] += 1 / Math.max(1, depth + averagePathLength(tree.size[node]));
+    }
+    const total = credit.reduce((a, b) => a + b, 0);
+    return total > 0 ? credit.map((c) => c / total) : credit;
+  }
+
   private checkPoint(point: readonly number[]): void {
     if (point.length !== this.config.dimensions) throw new Error(`expected ${this.config.dimensions} dimensions, got ${point.length}`);
   }
