@@ -6,6 +6,8 @@ import { TenancyModule } from '@headroom/tenancy';
 import type { ExportersConfig } from './config';
 import { DatabaseModule } from '@headroom/database';
 import { PrometheusModule } from './prometheus/prometheus.module';
+import { DEFAULT_DELIVERY_POLICY } from './sinks/sink-delivery';
+import { SinksModule } from './sinks/sinks.module';
 
 @Module({})
 export class AppModule {
@@ -20,6 +22,16 @@ export class AppModule {
         PrometheusModule.forRoot({
           groupId: config.EXPORTERS_GROUP_ID,
           stalenessSeconds: config.STALENESS_SECONDS,
+        }),
+        SinksModule.forRoot({
+          groupId: config.EXPORTERS_GROUP_ID,
+          sinks: config.sinks,
+          policy: {
+            baseBackoffMs: config.EXPORT_SINK_BASE_BACKOFF_MS,
+            maxBackoffMs: config.EXPORT_SINK_MAX_BACKOFF_MS,
+            breakerFailures: config.EXPORT_SINK_BREAKER_FAILURES,
+            holdMs: DEFAULT_DELIVERY_POLICY.holdMs,
+          },
         }),
       ],
     };
