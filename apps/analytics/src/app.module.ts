@@ -4,6 +4,7 @@ import { RuntimeModule, type Logger } from '@headroom/runtime';
 import { TenancyModule } from '@headroom/tenancy';
 import { DatabaseModule } from '@headroom/database';
 import type { AnalyticsConfig } from './config';
+import { QueryModule } from './query/query.module';
 import { WindowsModule } from './windows/windows.module';
 
 @Module({})
@@ -16,6 +17,7 @@ export class AppModule {
         TenancyModule.forRoot({ service: 'analytics', kafka: kafkaConnectionFromConfig(config, 'analytics'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         WindowsModule.forRoot(config),
+        QueryModule.forRoot(config),
       ],
     };
   }

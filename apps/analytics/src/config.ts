@@ -21,6 +21,14 @@ export const analyticsEnvSchema = baseEnvSchema
       ROLLUP_DELAY_MS: z.coerce.number().int().min(0).default(15_000),
       ROLLUP_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
       RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).default(600_000),
+      /** Query API: series one query may select (beyond: 422 naming the parameter). */
+      QUERY_MAX_SERIES: z.coerce.number().int().min(1).default(1_000),
+      /** Query API: points (steps) per series, Prometheus's 11,000 by default. */
+      QUERY_MAX_POINTS_PER_SERIES: z.coerce.number().int().min(1).default(11_000),
+      /** Query API: stored windows one query may read, all series together (bounds PostgreSQL work and memory). */
+      QUERY_MAX_WINDOWS: z.coerce.number().int().min(1).default(2_000_000),
+      /** Query API: how far back an instant selector looks for a window (Prometheus's lookback delta). */
+      QUERY_LOOKBACK_MS: z.coerce.number().int().min(1000).default(300_000),
     }),
   );
 export type AnalyticsConfig = z.infer<typeof analyticsEnvSchema>;

@@ -1,0 +1,156 @@
+import { Body, Controller, Get, Headers, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
+import { TenantDirectory } from '@headroom/tenancy';
+import { formatSampleValue } from './evaluator';
+import { QueryError } from './query-error';
+import { all, one, promDuration, promTime, type Params } from './query-params';
+import { QueryService, type PromResult } from './query.service';
+import { readTenant } from './read-credential';
+
+type ErrorType = 'bad_data' | 'execution' | 'unavailable' | 'unauthorized' | 'internal';
+
+/** Go's time.Time zero and max as Prometheus uses them when `start`/`end` are absent (bounded to what Headroom stores). */
+const EARLIEST = 0;
+
+/**
+ * A Prometheus-compatible HTTP API over one tenant's windows, as Mimir serves tenants under
+ * `/prometheus/api/v1/`: point Grafana's Prometheus data source at `<analytics>/prometheus` with
+ * the tenant's read API key. Answers use Prometheus's JSON exactly (sample values as strings,
+ * timestamps in seconds, `errorType`/`error` on failure). GET and POST (form-encoded), as the
+ * Prometheus clients send both.
+ */
+@Controller('prometheus/api/v1')
+export class PrometheusApiController {
+  constructor(
+    @Inject(QueryService) private readonly query: QueryService,
+    @Inject(TenantDirectory) private readonly directory: TenantDirectory,
+    @Inject(READINESS) private readonly readiness: Readiness,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  @Get('query')
+  instantGet(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.instant(auth, q, reply);
+  }
+  @Post('query')
+  instantPost(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
+    return this.instant(auth, { ...q, ...body }, reply);
+  }
+
+  @Get('query_range')
+  rangeGet(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.range(auth, q, reply);
+  }
+  @Post('query_range')
+  rangePost(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
+    return this.range(auth, { ...q, ...body }, reply);
+  }
+
+  @Get('series')
+  seriesGet(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.series(auth, q, reply);
+  }
+  @Post('series')
+  seriesPost(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
+    return this.series(auth, { ...q, ...body }, reply);
+  }
+
+  @Get('labels')
+  labelsGet(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.labels(auth, q, reply);
+  }
+  @Post('labels')
+  labelsPost(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
+    return this.labels(auth, { ...q, ...body }, reply);
+  }
+
+  @Get('label/:name/values')
+  labelValues(@Headers('authorization') auth: string | undefined, @Param('name') name: string, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.respond(auth, reply, async (tenant) => {
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new QueryError(400, 'name', `invalid label name: ${JSON.stringify(name)}`);
+      const { start, end } = this.bounds(q);
+      return this.query.promLabels(tenant, all(q, 'match[]'), start, end, name);
+    });
+  }
+
+  /** Grafana asks this to pick its query features; Headroom answers as the Prometheus version whose API it follows. */
+  @Get('status/buildinfo')
+  buildInfo(@Headers('authorization') auth: string | undefined, @Res() reply: FastifyReply) {
+    return this.respond(auth, reply, async () => ({ version: '2.42.0', revision: 'headroom', branch: 'headroom', buildUser: 'headroom', buildDate: '', goVersion: '' }));
+  }
+
+  private instant(auth: string | undefined, p: Params, reply: FastifyReply) {
+    return this.respond(auth, reply, async (tenant) => {
+      const query = one(p, 'query');
+      if (!query) throw new QueryError(400, 'query', 'missing query');
+      const time = promTime('time', one(p, 'time'), Date.now());
+      return wire(await this.query.evaluate(tenant, query, [time], 0));
+    });
+  }
+
+  private range(auth: string | undefined, p: Params, reply: FastifyReply) {
+    return this.respond(auth, reply, async (tenant) => {
+      const query = one(p, 'query');
+      if (!query) throw new QueryError(400, 'query', 'missing query');
+      const start = promTime('start', one(p, 'start'), NaN);
+      const end = promTime('end', one(p, 'end'), NaN);
+      if (Number.isNaN(start)) throw new QueryError(400, 'start', 'missing start');
+      if (Number.isNaN(end)) throw new QueryError(400, 'end', 'missing end');
+      if (end < start) throw new QueryError(400, 'end', 'end timestamp must not be before start time');
+      const step = promDuration('step', one(p, 'step'));
+      // The service checks the configured limit; this only keeps a silly step from building a huge array first.
+      const count = Math.floor((end - start) / step) + 1;
+      const times = Array.from({ length: Math.min(count, 10_000_000) }, (_, i) => start + i * step);
+      return wire(await this.query.evaluate(tenant, query, times, step));
+    });
+  }
+
+  private series(auth: string | undefined, p: Params, reply: FastifyReply) {
+    return this.respond(auth, reply, async (tenant) => {
+      const { start, end } = this.bounds(p);
+      return this.query.promSeries(tenant, all(p, 'match[]'), start, end);
+    });
+  }
+
+  private labels(auth: string | undefined, p: Params, reply: FastifyReply) {
+    return this.respond(auth, reply, async (tenant) => {
+      const { start, end } = this.bounds(p);
+      return this.query.promLabels(tenant, all(p, 'match[]'), start, end);
+    });
+  }
+
+  private bounds(p: Params): { start: number; end: number } {
+    const end = promTime('end', one(p, 'end'), Date.now());
+    return { start: promTime('start', one(p, 'start'), EARLIEST), end };
+  }
+
+  /** Prometheus's envelope: `{status:"success",data}` or `{status:"error",errorType,error}`. */
+  private async respond(auth: string | undefined, reply: FastifyReply, work: (tenant: string) => Promise<unknown>): Promise<void> {
+    const fail = (status: number, errorType: ErrorType, error: string) => reply.status(status).header('Cache-Control', 'no-store').send({ status: 'error', errorType, error });
+    if (!(await this.readiness.isReady())) return void (await fail(503, 'unavailable', 'tenants are still loading; retry shortly'));
+    const tenant = readTenant(this.directory, auth);
+    if (!tenant) {
+      reply.header('WWW-Authenticate', 'Bearer realm="headroom"');
+      return void (await fail(401, 'unauthorized', "a valid API key with the 'read' scope is required (Authorization: Bearer hr_..., or Basic auth with the key as password)"));
+    }
+    try {
+      const data = await work(tenant);
+      await reply.header('Cache-Control', 'no-store').send({ status: 'success', data });
+    } catch (e) {
+      if (e instanceof QueryError) {
+        const reason = e.field === 'query' || e.field === 'step' ? e.reason : `invalid parameter ${JSON.stringify(e.field)}: ${e.reason}`;
+        return void (await fail(e.status, e.isLimit ? 'execution' : 'bad_data', reason));
+      }
+      this.logger.error({ err: e instanceof Error ? e.message : String(e), tenant }, 'prometheus api query failed');
+      await fail(500, 'internal', 'internal error');
+    }
+  }
+}
+
+/** Sample values as strings and timestamps in seconds, as Prometheus writes them. */
+function wire(r: PromResult) {
+  if (r.resultType === 'vector')
+    return { resultType: 'vector', result: r.result.map((s) => ({ metric: s.metric, value: [s.value[0] / 1000, formatSampleValue(s.value[1])] })) };
+  return { resultType: 'matrix', result: r.result.map((s) => ({ metric: s.metric, values: s.values.map(([t, v]) => [t / 1000, formatSampleValue(v)]) })) };
+}
