@@ -1,0 +1,20 @@
+-- Run as the owner of the analytics schema.
+alter table analytics.windows_10s enable row level security;
+alter table analytics.windows_1m enable row level security;
+alter table analytics.windows_1h enable row level security;
+grant usage on schema analytics to "grafana_acme";
+grant select on analytics.windows_10s, analytics.windows_1m, analytics.windows_1h to "grafana_acme";
+drop policy if exists "grafana_acme" on analytics.windows_10s;
+create policy "grafana_acme" on analytics.windows_10s for select to "grafana_acme" using (tenant = 'acme');
+drop policy if exists "grafana_acme" on analytics.windows_1m;
+create policy "grafana_acme" on analytics.windows_1m for select to "grafana_acme" using (tenant = 'acme');
+drop policy if exists "grafana_acme" on analytics.windows_1h;
+create policy "grafana_acme" on analytics.windows_1h for select to "grafana_acme" using (tenant = 'acme');
+grant usage on schema analytics to "grafana_globex";
+grant select on analytics.windows_10s, analytics.windows_1m, analytics.windows_1h to "grafana_globex";
+drop policy if exists "grafana_globex" on analytics.windows_10s;
+create policy "grafana_globex" on analytics.windows_10s for select to "grafana_globex" using (tenant = 'globex');
+drop policy if exists "grafana_globex" on analytics.windows_1m;
+create policy "grafana_globex" on analytics.windows_1m for select to "grafana_globex" using (tenant = 'globex');
+drop policy if exists "grafana_globex" on analytics.windows_1h;
+create policy "grafana_globex" on analytics.windows_1h for select to "grafana_globex" using (tenant = 'globex');
