@@ -14,6 +14,7 @@ import { downPostgres, statusPostgres, upPostgres } from './postgres';
 import { InfraError } from './process';
 import { installPrometheus } from './prometheus';
 import { downRedis, statusRedis, upRedis } from './redis';
+import { installVictoriaMetrics } from './victoriametrics';
 import { fetchAllSearchJars } from './search';
 
 const USAGE = 'usage: cli.ts up | down | status | topics';
@@ -26,6 +27,7 @@ async function up(ctx: InfraContext): Promise<void> {
   const redisUrl = await upRedis(ctx);
   await installPrometheus(ctx);
   await installAlertmanager(ctx);
+  await installVictoriaMetrics(ctx);
   // Jars only: the Elasticsearch sink's specs start their own search servers.
   await fetchAllSearchJars(ctx);
   const kafkaBrokers = await upKafka(ctx);
