@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { baseEnvSchema, databaseEnvSchema, portEnv } from '@headroom/config';
+import { signalsEnvSchema } from './signals/signals.config';
 
 export const analyticsEnvSchema = baseEnvSchema
   .merge(databaseEnvSchema)
   .merge(portEnv(4020))
+  .merge(signalsEnvSchema)
   .merge(
     z.object({
       ANALYTICS_GROUP_ID: z.string().min(1).default('analytics'),

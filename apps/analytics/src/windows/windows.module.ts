@@ -4,7 +4,7 @@ import { PG_POOL } from '@headroom/database';
 import { AggregateBatchMessage, DlqRecordMessage, SignalBatchMessage } from '@headroom/contracts';
 import { splitArrayField, type RecordPublisher } from '@headroom/kafka';
 import { PUBLISHER } from '@headroom/tenancy';
-import { SeriesAnomalies } from '../signals/series-anomalies';
+import { SignalsModule } from '../signals/signals.module';
 import type { AnalyticsConfig } from '../config';
 import { RollupsService } from './rollups.service';
 import { ANALYTICS_SETTINGS, TelemetryConsumer } from './telemetry.consumer';
@@ -23,6 +23,7 @@ export class WindowsModule {
     };
     return {
       module: WindowsModule,
+      imports: [SignalsModule.forRoot(config)],
       providers: [
         { provide: WindowsRepository, inject: [PG_POOL], useFactory: (pool: Pool) => new WindowsRepository(pool) },
         {
@@ -44,7 +45,6 @@ export class WindowsModule {
           provide: ANALYTICS_SETTINGS,
           useValue: { groupId: config.ANALYTICS_GROUP_ID, flushIntervalMs: config.FLUSH_INTERVAL_MS, rollupIntervalMs: config.ROLLUP_INTERVAL_MS, retentionIntervalMs: config.RETENTION_INTERVAL_MS },
         },
-        { provide: SeriesAnomalies, useFactory: () => new SeriesAnomalies({ threshold: config.ANOMALY_THRESHOLD }) },
         WindowsService,
         RollupsService,
         TelemetryConsumer,

@@ -16,7 +16,7 @@ import { CryptoError } from '@headroom/crypto';
 import { ContractViolationError, PermanentError, type OutgoingRecord } from '@headroom/kafka';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
-import { SeriesAnomalies } from '../signals/series-anomalies';
+import { SignalsService } from '../signals/signals.service';
 import { eventToPoints } from './event-metrics';
 import { summarise, WindowAggregator, type ClosedWindow, type LatePoints } from './window-aggregator';
 import { isDataError, RESOLUTIONS, WindowsRepository, writeOf, type WindowWrite } from './windows.repository';
@@ -80,7 +80,7 @@ export class WindowsService {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CLOCK) private readonly now: () => number,
     @Inject(METRICS) registry: Registry,
-    @Inject(SeriesAnomalies) private readonly anomalies: SeriesAnomalies,
+    @Inject(SignalsService) private readonly signals: SignalsService,
     @Inject(WINDOW_BUDGETS) private readonly budgets: WindowBudgets,
   ) {
     this.metrics = {
@@ -108,10 +108,11 @@ export class WindowsService {
     // rows after the delete. Flushes queued after it skip the tenant (isErased).
     this.directory.onRecord((r) => {
       if (r.kind === 'tenant_erased') {
-        this.anomalies.forgetTenant(r.tenant);
+        this.signals.forgetTenant(r.tenant);
         this.aggregator.forgetTenant(r.tenant);
         this.flushing = this.flushing
           .then(() => this.repo.deleteTenant(r.tenant))
+          .then(() => this.signals.deleteTenant(r.tenant))
           .catch((err) => this.logger.error({ tenant: r.tenant, err: String(err) }, 'could not delete erased tenant windows'));
       }
     });
@@ -172,7 +173,9 @@ export class WindowsService {
   /** After a rebalance (queued behind any flush in progress): drop what moved to another member. */
   retainPartitions(assigned: { topic: string; partition: number }[]): Promise<void> {
     const owned = new Set(assigned.filter((a) => a.topic === Topics.telemetry.name).map((a) => a.partition));
-    this.flushing = this.flushing.then(() => {
+    this.flushing = this.flushing.then(async () => {
+      // Detector state of the partitions that left is saved before it is dropped, for their new owner.
+      await this.signals.retainPartitions(owned).catch((err) => this.logger.warn({ err: String(err) }, 'could not save detector state of revoked partitions'));
       this.aggregator.retainPartitions(owned);
       // In place, without spreading (a backlog can hold more windows than a call's arguments).
       retainInPlace(this.unsaved, (c) => owned.has(c.partition));
@@ -202,12 +205,9 @@ export class WindowsService {
     // Not push(...xs): a backlog can close 100k+ windows at once, more arguments than the stack holds.
     for (const c of closed) this.unsaved.push(c);
     for (const l of this.aggregator.takeLate()) this.unsavedLate.push(l);
-    // Each window feeds its series' detector once, when it first closes (in window order per series).
-    for (const c of closed.sort((a, b) => a.window.windowStart - b.window.windowStart)) {
-      if (this.directory.isErased(c.tenant)) continue;
-      const signal = this.anomalies.observe(c.tenant, c.window, this.limitsOf(c.tenant).maxDetectorSeries);
-      if (signal) this.pendingSignals.push({ tenant: c.tenant, signal });
-    }
+    // Each window feeds its tenant's detectors once, when it first closes (in window order per series).
+    const fed = closed.sort((a, b) => a.window.windowStart - b.window.windowStart).filter((c) => !this.directory.isErased(c.tenant));
+    for (const s of await this.signals.observe(fed, (tenant) => this.limitsOf(tenant).maxDetectorSeries)) this.pendingSignals.push(s);
     this.metrics.open.set(this.aggregator.openWindows());
     this.metrics.unsaved.set(this.unsaved.length + this.unsavedLatePoints());
     if (this.unsaved.length === 0 && this.unsavedLate.length === 0) return;
@@ -240,6 +240,8 @@ export class WindowsService {
       }
     }
     await this.publishSignals();
+    // Only now: a checkpoint never vouches for windows that are not stored.
+    await this.signals.checkpoint();
     this.unsaved.splice(0, taken.windows);
     this.unsavedLate.splice(0, taken.late);
     this.aggregator.acknowledge(batch, late);

@@ -49,6 +49,14 @@ export interface IsolationTree {
   right: number[];
   /** Points that reached the node; -1 marks internal nodes. */
   size: number[];
+  /**
+   * Range of the split feature over the node's points (absent in older snapshots). A value beyond
+   * it would have been cut off by a split drawn over the range including it, with probability
+   * (distance beyond)/(extended range): without this, a point far outside the data follows the edge
+   * branch and scores no higher than the most extreme training point.
+   */
+  lo?: number[];
+  hi?: number[];
 }
 
 export interface IsolationForestState {
@@ -132,7 +140,7 @@ export class IsolationForest {
         idx[j] = tmp;
       }
       const sample = idx.slice(0, psi).map((i) => this.window[i]);
-      const tree: IsolationTree = { feature: [], threshold: [], left: [], right: [], size: [] };
+      const tree: IsolationTree = { feature: [], threshold: [], left: [], right: [], size: [], lo: [], hi: [] };
       this.grow(tree, sample, 0, maxDepth);
       this.trees.push(tree);
     }
@@ -146,6 +154,8 @@ export class IsolationForest {
     tree.left.push(-1);
     tree.right.push(-1);
     tree.size.push(points.length);
+    tree.lo?.push(0);
+    tree.hi?.push(0);
     if (depth >= maxDepth || points.length <= 1) return node;
     // Only features that still vary can split; constant data ends the branch.
     const d = this.config.dimensions;
@@ -165,6 +175,10 @@ export class IsolationForest {
       tree.feature[node] = f;
       tree.threshold[node] = split;
       tree.size[node] = -1;
+      if (tree.lo && tree.hi) {
+        tree.lo[node] = lo;
+        tree.hi[node] = hi;
+      }
       tree.left[node] = this.grow(tree, leftPts, depth + 1, maxDepth);
       tree.right[node] = this.grow(tree, rightPts, depth + 1, maxDepth);
       return node;
@@ -173,10 +187,11 @@ export class IsolationForest {
   }
 
   /**
-   * How much each feature isolates `point`: in every tree, the split that cut it off into its leaf
-   * credits its feature with 1/path length (a short path is a strong isolation); normalised to sum
-   * to 1. Earlier splits on the path mostly carve out the bulk of the data, so they are not counted.
-   * All zeros until trained.
+   * How much each feature isolates `point`, per tree: where it lies beyond a node's range, that
+   * node's feature is credited with the chance of being cut off there; the rest goes to the split
+   * that cut it off into its leaf (earlier splits mostly carve out the bulk of the data). Each
+   * credit is weighted by 1/path length (a short path is a strong isolation); normalised to sum to
+   * 1. All zeros until trained.
    */
   contributions(point: readonly number[]): number[] {
     this.checkPoint(point);
@@ -184,13 +199,24 @@ export class IsolationForest {
     for (const tree of this.trees) {
       let node = 0;
       let depth = 0;
+      let reach = 1;
       let last = -1;
       while (tree.size[node] < 0) {
-        last = tree.feature[node];
-        node = point[last] < tree.threshold[node] ? tree.left[node] : tree.right[node];
+        const f = tree.feature[node];
+        const x = point[f];
+        if (tree.lo && tree.hi) {
+          const beyond = x < tree.lo[node] ? tree.lo[node] - x : x > tree.hi[node] ? x - tree.hi[node] : 0;
+          if (beyond > 0) {
+            const p = beyond / (tree.hi[node] - tree.lo[node] + beyond);
+            credit[f] += (reach * p) / (depth + 1);
+            reach *= 1 - p;
+          }
+        }
+        last = f;
+        node = x < tree.threshold[node] ? tree.left[node] : tree.right[node];
         depth++;
       }
-      if (last >= 0) credit[last] += 1 / Math.max(1, depth + averagePathLength(tree.size[node]));
+      if (last >= 0) credit[last] += reach / Math.max(1, depth + averagePathLength(tree.size[node]));
     }
     const total = credit.reduce((a, b) => a + b, 0);
     return total > 0 ? credit.map((c) => c / total) : credit;
@@ -205,14 +231,29 @@ export class IsolationForest {
   }
 }
 
+/** Expected path length of `point`: ordinary descent, plus early isolation where it lies beyond a node's range. */
 function pathLength(tree: IsolationTree, point: readonly number[]): number {
   let node = 0;
   let depth = 0;
+  let reach = 1;
+  let total = 0;
   while (tree.size[node] < 0) {
-    node = point[tree.feature[node]] < tree.threshold[node] ? tree.left[node] : tree.right[node];
+    const f = tree.feature[node];
+    const x = point[f];
+    if (tree.lo && tree.hi) {
+      const lo = tree.lo[node];
+      const hi = tree.hi[node];
+      const beyond = x < lo ? lo - x : x > hi ? x - hi : 0;
+      if (beyond > 0) {
+        const p = beyond / (hi - lo + beyond);
+        total += reach * p * (depth + 1);
+        reach *= 1 - p;
+      }
+    }
+    node = x < tree.threshold[node] ? tree.left[node] : tree.right[node];
     depth++;
   }
-  return depth + averagePathLength(tree.size[node]);
+  return total + reach * (depth + averagePathLength(tree.size[node]));
 }
 
 export function createIsolationForest(config: Partial<IsolationForestConfig> = {}, state?: IsolationForestState): IsolationForest {
