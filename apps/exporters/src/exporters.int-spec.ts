@@ -1,7 +1,8 @@
 /**
  * The exporters service against the real Kafka and PostgreSQL from `npm run infra:up`: two tenants'
  * control records and sealed aggregate batches go in through Kafka; each tenant's read key sees
- * only its own series on the Prometheus endpoint; state survives a restart (from PostgreSQL).
+ * only its own series on the Prometheus endpoint; windows and counters survive a restart (from
+ * PostgreSQL). What Prometheus itself makes of the page: prometheus/prometheus-scrape.int-spec.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
@@ -17,6 +18,7 @@ import { generateApiKey } from '@headroom/tenancy';
 import { expectEventually, testInfra, uniqueId } from '@headroom/testing';
 import { AppModule } from './app.module';
 import { exportersEnvSchema } from './config';
+import { TEXT_CONTENT_TYPE } from './prometheus/exposition';
 import { parseExposition } from './prometheus/exposition.parser';
 
 const infra = testInfra();
@@ -75,11 +77,19 @@ async function scrape(url: string, key: string | undefined, path = '/v1/promethe
   return { status: res.status, contentType: res.headers.get('content-type'), text: await res.text() };
 }
 
+/** Each metric's newest window count (the `_count` gauges of the text format). */
 async function seriesOn(url: string, key: string, path?: string, headers?: Record<string, string>) {
   const page = await scrape(url, key, path, headers);
   expect(page.status).toBe(200);
   const parsed = parseExposition(page.text);
   return Object.fromEntries(parsed.samples.filter((s) => s.name.endsWith('_count')).map((s) => [s.name, s.value]));
+}
+
+/** A sample of the text page, with its timestamp. */
+async function sampleOn(url: string, key: string, name: string) {
+  const page = await scrape(url, key);
+  const found = parseExposition(page.text).samples.filter((s) => s.name === name);
+  return found.map((s) => ({ value: s.value, timestampMs: s.timestampMs }));
 }
 
 describe('exporters service (real Kafka + PostgreSQL)', () => {
@@ -133,10 +143,12 @@ describe('exporters service (real Kafka + PostgreSQL)', () => {
     await expectEventually(async () => expect(await seriesOn(service.url, readB.secret)).toEqual({ b_song_plays_count: 11 }));
 
     const page = await scrape(service.url, readA.secret);
-    expect(page.contentType).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
-    expect(page.text).toContain('# TYPE a_song_plays summary');
-    expect(page.text).toContain('a_song_plays{quantile="0.99",region="eu-west"} 3');
-    expect(page.text).toContain('a_song_plays_max{region="eu-west"} 3');
+    expect(page.contentType).toBe(TEXT_CONTENT_TYPE);
+    // Window statistics are gauges stamped with the window's end; the counters are cumulative.
+    expect(page.text).toContain('# TYPE a_song_plays gauge');
+    expect(page.text).toContain(`a_song_plays{quantile="0.99",region="eu-west"} 3 ${t0 + 10_000}\n`);
+    expect(page.text).toContain(`a_song_plays_max{region="eu-west"} 3 ${t0 + 10_000}\n`);
+    expect(page.text).toContain('# TYPE a_song_plays_points_total counter');
     expect(page.text).not.toContain('b_song_plays');
   });
 
@@ -162,10 +174,19 @@ describe('exporters service (real Kafka + PostgreSQL)', () => {
     await expectEventually(async () => expect(await seriesOn(service.url, readA.secret)).toHaveProperty('a_marker_count', 1));
     expect(await seriesOn(service.url, readA.secret)).toEqual({ a_song_plays_count: 7, a_skips_count: 2, a_marker_count: 1 });
 
+    // Each window counted once: 5 + 7 points, the replay of the first window ignored.
+    expect(await sampleOn(service.url, readA.secret, 'a_song_plays_points_total')).toEqual([{ value: 12, timestampMs: t0 + 20_000 }]);
+
     const pool = new Pool({ connectionString: infra.databaseUrl });
     try {
-      const { rows } = await pool.query('select window_start, count from exporters.latest_windows where tenant = $1 and series_id = $2', [tenantA, 'a_song_plays-eu-west']);
-      expect(rows).toEqual([{ window_start: String(t0 + 10_000), count: '7' }]);
+      const { rows } = await pool.query('select window_start, count from exporters.prometheus_windows where tenant = $1 and series_id = $2 order by window_start', [
+        tenantA,
+        'a_song_plays-eu-west',
+      ]);
+      expect(rows).toEqual([
+        { window_start: String(t0), count: '5' },
+        { window_start: String(t0 + 10_000), count: '7' },
+      ]);
     } finally {
       await pool.end();
     }
@@ -178,11 +199,14 @@ describe('exporters service (real Kafka + PostgreSQL)', () => {
     expect(own).not.toMatch(/a_song_plays|b_song_plays/);
   });
 
-  it('shuts down cleanly and, restarted, serves the same state from PostgreSQL', async () => {
+  it('shuts down cleanly and, restarted, serves the same state from PostgreSQL and keeps counting from there', async () => {
     await expect(service.app.close()).resolves.toBeUndefined();
     // A group at the topic's end replays nothing from Kafka: whatever is served comes from PostgreSQL.
     service = await boot(await groupAtEnd());
     expect(await seriesOn(service.url, readA.secret)).toEqual({ a_song_plays_count: 7, a_skips_count: 2, a_marker_count: 1 });
     expect(await seriesOn(service.url, readB.secret)).toEqual({ b_song_plays_count: 11 });
+    // A restart is no counter reset: the next window adds to the total kept in PostgreSQL.
+    await publisher.publish(AggregateBatchMessage, [{ tenant: tenantA, value: { windows: [window('a_song_plays', t0 + 20_000, 3)] } }]);
+    await expectEventually(async () => expect(await sampleOn(service.url, readA.secret, 'a_song_plays_points_total')).toEqual([{ value: 15, timestampMs: t0 + 30_000 }]));
   }, 60_000);
 });

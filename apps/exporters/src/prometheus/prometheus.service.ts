@@ -3,34 +3,44 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AggregateWindow } from '@headroom/contracts';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
-import { renderExposition, type Exposition } from './exposition';
-import { WINDOW_REPOSITORY, type WindowRepository } from './latest-windows.repository';
-import { LatestWindows } from './latest-windows.store';
+import { renderExposition, type Exposition, type ExpositionFormat } from './exposition';
+import { WINDOW_REPOSITORY, type WindowRepository } from './windows.repository';
 
 export const PROMETHEUS_OPTIONS = Symbol('PROMETHEUS_OPTIONS');
 
 export interface PrometheusOptions {
   groupId: string;
   stalenessSeconds: number;
-  /** Test hook: the clock that decides staleness. */
+  /** OpenMetrics pages carry every window applied this long ago or less; at least the scrape interval plus the pipeline's delay. Default 60. */
+  lookbackSeconds?: number;
+  /** Windows are kept, and revisions of them counted once, this long after they end; older ones are ignored. Default 7200 (over the 1 h maxSampleAgeMs default). */
+  windowRetentionSeconds?: number;
+  /** A series' counters are forgotten this long after its newest window ended (then restart from 0). Default 86400. */
+  seriesRetentionSeconds?: number;
+  /** False for a replica that only serves scrapes (its state is PostgreSQL's). Default true. */
+  consume?: boolean;
+  /** Test hook: the clock that decides staleness, lookback and retention. */
   now?: () => number;
 }
 
 /**
- * Keeps each tenant's latest closed window per series (memory for scrapes, PostgreSQL so a restart
- * loses nothing) and renders it for Prometheus. A window is written to the database before it is
- * served, so whatever a scrape has seen survives a crash.
+ * Applies each tenant's closed windows to PostgreSQL — windows, and counters that are cumulative since
+ * a series started (see series-ledger.ts) — and renders them for Prometheus scrapes. Nothing is held
+ * in memory between requests, so every replica serves every tenant the same page and a restart
+ * resets no counter.
  */
 @Injectable()
 export class PrometheusService implements OnModuleInit, BeforeApplicationShutdown {
-  private readonly windows = new LatestWindows();
   private readonly stalenessMs: number;
+  private readonly lookbackMs: number;
+  private readonly retentionMs: number;
+  private readonly seriesRetentionMs: number;
   private readonly now: () => number;
-  private readonly applied: Counter<'outcome'>;
+  private readonly windowsTotal: Counter<'outcome'>;
   private readonly collisions: Counter<'tenant'>;
   private pruneTimer: NodeJS.Timeout | undefined;
   private markMigrated: () => void = () => undefined;
-  /** Erasures replayed from the control topic at boot may arrive before the table exists. */
+  /** Erasures replayed from the control topic at boot may arrive before the tables exist. */
   private readonly migrated = new Promise<void>((resolve) => (this.markMigrated = resolve));
 
   constructor(
@@ -41,10 +51,14 @@ export class PrometheusService implements OnModuleInit, BeforeApplicationShutdow
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.stalenessMs = options.stalenessSeconds * 1000;
+    this.lookbackMs = (options.lookbackSeconds ?? 60) * 1000;
+    // A window must outlive its freshness and the lookback, or a page would lose it early.
+    this.retentionMs = Math.max((options.windowRetentionSeconds ?? 7200) * 1000, this.stalenessMs, this.lookbackMs);
+    this.seriesRetentionMs = Math.max((options.seriesRetentionSeconds ?? 86_400) * 1000, this.retentionMs);
     this.now = options.now ?? Date.now;
-    this.applied = new Counter({
+    this.windowsTotal = new Counter({
       name: 'headroom_exporter_windows_total',
-      help: 'Aggregate windows received, by outcome (applied, superseded: older than the one held).',
+      help: 'Aggregate windows received, by outcome (applied; superseded: a replay of a revision already held; expired: ended before the retention horizon).',
       labelNames: ['outcome'],
       registers: [metrics],
     });
@@ -54,17 +68,22 @@ export class PrometheusService implements OnModuleInit, BeforeApplicationShutdow
       labelNames: ['tenant'],
       registers: [metrics],
     });
-    const windows = this.windows;
-    const stalenessMs = this.stalenessMs;
-    const now = this.now;
+    const windowsRepository = this.repository;
+    const freshFrom = () => this.now() - this.stalenessMs;
+    const log = this.logger;
     new Gauge({
       name: 'headroom_exporter_series',
       help: 'Series currently exposed on the per-tenant Prometheus endpoint (not stale), per tenant.',
       labelNames: ['tenant'],
       registers: [metrics],
-      collect() {
-        this.reset();
-        for (const [tenant, n] of windows.freshCounts(now(), stalenessMs)) this.set({ tenant }, n);
+      async collect() {
+        try {
+          const counts = await windowsRepository.freshSeriesCounts(freshFrom());
+          this.reset();
+          for (const [tenant, n] of counts) this.set({ tenant }, n);
+        } catch (err) {
+          log.warn({ err: String(err) }, 'could not count exposed series');
+        }
       },
     });
     directory.onRecord((record) => {
@@ -75,9 +94,6 @@ export class PrometheusService implements OnModuleInit, BeforeApplicationShutdow
   async onModuleInit(): Promise<void> {
     await this.repository.migrate();
     this.markMigrated();
-    const rows = await this.repository.loadAll();
-    for (const { tenant, window } of rows) if (!this.directory.isErased(tenant)) this.windows.offer(tenant, window);
-    this.logger.info({ series: rows.length }, 'latest windows loaded from PostgreSQL');
     this.pruneTimer = setInterval(() => void this.prune(), Math.min(60_000, this.stalenessMs));
     this.pruneTimer.unref();
   }
@@ -86,41 +102,44 @@ export class PrometheusService implements OnModuleInit, BeforeApplicationShutdow
     if (this.pruneTimer) clearInterval(this.pruneTimer);
   }
 
-  /** Applies one batch of a tenant's windows: durable first, then visible. Throws (retriable) if the database is down. */
+  /** Applies one batch of a tenant's windows, durably. Throws (retriable) if the database is down. */
   async record(tenant: string, windows: readonly AggregateWindow[]): Promise<void> {
-    const current = windows.filter((w) => this.windows.isCurrent(tenant, w));
-    await this.repository.upsert(tenant, current);
-    for (const w of current) this.windows.offer(tenant, w);
-    this.applied.inc({ outcome: 'applied' }, current.length);
-    this.applied.inc({ outcome: 'superseded' }, windows.length - current.length);
+    if (this.directory.isErased(tenant)) return;
+    const now = this.now();
+    const outcomes = await this.repository.apply(tenant, windows, { now, expiredBefore: now - this.retentionMs });
+    for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) this.windowsTotal.inc({ outcome }, n);
   }
 
-  async exposition(tenant: string): Promise<Exposition> {
-    const result = await renderExposition(this.windows.fresh(tenant, this.now(), this.stalenessMs));
+  /** The tenant's page. Throws if the database is unreachable. */
+  async exposition(tenant: string, format: ExpositionFormat): Promise<Exposition> {
+    const now = this.now();
+    const windows = await this.repository.exposed(tenant, {
+      freshFrom: now - this.stalenessMs,
+      ...(format === 'openmetrics' ? { appliedAfter: now - this.lookbackMs } : {}),
+    });
+    const result = renderExposition(windows, format);
     if (result.collisions.length) this.collisions.inc({ tenant }, result.collisions.length);
     return result;
   }
 
-  /** Stale windows are never served again; dropping them bounds memory and the table. */
+  /** Bounds the tables: old windows can no longer be exposed or revised; long-silent series' counters restart. */
   async prune(): Promise<void> {
-    const cutoff = this.now() - this.stalenessMs;
-    this.windows.prune(cutoff);
+    const now = this.now();
     try {
-      await this.repository.deleteEndedBefore(cutoff);
+      await this.repository.prune(now - this.retentionMs, now - this.seriesRetentionMs);
     } catch (err) {
-      this.logger.warn({ err: String(err) }, 'could not prune stale windows; will retry');
+      this.logger.warn({ err: String(err) }, 'could not prune old windows; will retry');
     }
   }
 
   private async erase(tenant: string): Promise<void> {
-    this.windows.dropTenant(tenant);
     try {
       await this.migrated;
       await this.repository.deleteTenant(tenant);
-      this.logger.info({ tenant }, 'erased tenant: latest windows deleted');
+      this.logger.info({ tenant }, 'erased tenant: windows and counters deleted');
     } catch (err) {
       // The control topic is replayed at every boot, so the next start deletes them again.
-      this.logger.error({ tenant, err: String(err) }, 'could not delete an erased tenant\'s windows');
+      this.logger.error({ tenant, err: String(err) }, "could not delete an erased tenant's windows");
     }
   }
 }
