@@ -8,7 +8,7 @@ let seed = 7;
 const noise = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 10;
 
 function window(i: number, value: number, name = 'api_latency_ms', route = '/play'): AggregateWindow {
-  const labels = route ? { route } : {};
+  const labels: Record<string, string> = route ? { route } : {};
   return { series: { name, labels }, seriesId: `${name}${route}`, windowStart: T0 + i * W, windowMs: W, count: 10, sum: 10 * value, min: value, max: value, p50: value, p95: value, p99: value, unit: 'ms' };
 }
 
