@@ -118,6 +118,8 @@ export async function startSearchServer(flavour: SearchFlavour, opts: SearchServ
       `-Xms${heap}m`,
       `-Xmx${heap}m`,
       '-XX:+UseG1GC',
+      // C1 only: start-up is mostly class loading and cold code; a test's few requests never need C2.
+      '-XX:TieredStopAtLevel=1',
       '-Djava.awt.headless=true',
       '-cp',
       `${libs}/*`,
