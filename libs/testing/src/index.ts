@@ -9,3 +9,4 @@ export * from './pagerduty-mock';
 export * from './webhook-receiver';
 export * from './smtp-peer';
 export * from './search-server';
+export * from './grafana-api-mock';
