@@ -3,7 +3,7 @@ import { defineMessage } from './message';
 import { FiniteNumberSchema, IsoDateSchema, MetricNameSchema, TenantIdSchema } from './common.schema';
 import { Topics } from './topics';
 import { TenantLimitsSchema } from './tenant-limits.schema';
-import { AlertRuleSchema } from './alert-rule.schema';
+import { AlertRuleSchema, DurationSchema } from './alert-rule.schema';
 import { AlertRoutingSchema } from './alert-routing.schema';
 import { TenantDetectorsSchema } from './signal.schema';
 
@@ -74,6 +74,26 @@ export const AnomalyAlertingSchema = z.object({
 });
 export type AnomalyAlerting = z.infer<typeof AnomalyAlertingSchema>;
 
+/**
+ * Paging on any detector signal of headroom.signals.v1: `anomaly`, `forecast` ("p95 will cross 250
+ * within 30 min"), `drift`, `outlier`. A signal of the rule's kind pages when its score (a forecast:
+ * its probability; a drift: 1 − p-value) is at least `minScore`, its metric is listed (no list =
+ * every metric) and, for a forecast, the predicted crossing is within `within`.
+ */
+export const SignalRuleSchema = z
+  .object({
+    id: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/),
+    kind: z.enum(['anomaly', 'forecast', 'drift', 'outlier']),
+    minScore: z.number().min(0).max(1).default(0.8),
+    severity: z.enum(['critical', 'warning', 'info', 'security']).default('warning'),
+    metrics: z.array(MetricNameSchema).max(500).optional(),
+    /** Forecast only: page when the crossing is predicted within this duration of the signal (e.g. `30m`). */
+    within: DurationSchema.optional(),
+  })
+  .strict()
+  .refine((r) => r.within === undefined || r.kind === 'forecast', { message: 'only a forecast rule takes `within`', path: ['within'] });
+export type SignalRule = z.infer<typeof SignalRuleSchema>;
+
 export const AlertConfigRecordSchema = z.object({
   kind: z.literal('alert_config'),
   tenant: TenantIdSchema,
@@ -88,6 +108,8 @@ export const AlertConfigRecordSchema = z.object({
   /** Tenant overrides of notification templates, by message key (ICU MessageFormat). */
   templates: z.record(z.string().max(64), z.string().max(2000)).optional(),
   anomalies: AnomalyAlertingSchema.optional(),
+  /** Pages on detector signals (forecast, drift, outlier, anomaly), each rule its own alert name. */
+  signalRules: z.array(SignalRuleSchema).max(50).optional(),
   updatedAt: IsoDateSchema,
 });
 

@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AlertEvent, AnomalyAlerting, Signal, SignalBatch } from '@headroom/contracts';
+import type { AlertEvent, Signal, SignalBatch, SignalRule } from '@headroom/contracts';
 import { Counter, type Registry } from 'prom-client';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { alertFingerprint } from '@headroom/rules';
 import { ALERT_SINK, type AlertSink } from '../alerting.service';
 import { ANOMALY_PAGE_STORE, type AnomalyPageStore } from './anomaly-page-store';
-import { ANOMALY_PAGE_TTL_MS, burstDecision, wantsPage } from './anomaly-policy';
+import { ANOMALY_PAGE_TTL_MS, burstDecision, ruleWants, signalRulesOf } from './anomaly-policy';
 
 export const ANOMALY_OPTIONS = Symbol('ANOMALY_OPTIONS');
 export interface AnomalyOptions {
@@ -17,6 +17,7 @@ export interface AnomalyOptions {
 /** One anomaly signal worth a page, before it becomes an alert event. */
 interface AnomalyPage {
   fingerprint: string;
+  kind: Signal['kind'];
   series: Signal['series'];
   value: number;
   startsAt: number;
@@ -24,11 +25,9 @@ interface AnomalyPage {
   detector: string;
   score: number;
   explanation: string;
-  severity: AnomalyAlerting['severity'];
+  severity: SignalRule['severity'];
 }
 
-/** The ruleId of anomaly alert events; also part of their fingerprint. */
-export const ANOMALY_RULE_ID = 'anomaly';
 
 /**
  * Anomaly signals in, self-resolving alert events out (firing with an `endsAt`), which the
@@ -53,27 +52,31 @@ export class AnomaliesService {
   }
 
   async handleBatch(tenant: string, batch: SignalBatch, traceparent?: string): Promise<void> {
-    const config = this.directory.alertConfig(tenant)?.anomalies;
-    if (!config) return;
+    const config = this.directory.alertConfig(tenant);
+    const rules = signalRulesOf(config?.anomalies, config?.signalRules);
+    if (rules.length === 0) return;
     // Oldest first, so burst control sees a series' signals in order.
-    const signals = batch.signals.filter((s) => wantsPage(config, s)).sort((a, b) => a.timestamp - b.timestamp);
-    for (const signal of signals) {
-      const notification = this.pageOf(signal, config);
+    const pages = batch.signals
+      .flatMap((signal) => rules.filter((rule) => ruleWants(rule, signal)).map((rule) => ({ signal, rule })))
+      .sort((a, b) => a.signal.timestamp - b.signal.timestamp);
+    for (const { signal, rule } of pages) {
+      const notification = this.pageOf(signal, rule);
       const last = await this.store.lastPaged(tenant, notification.fingerprint);
       if (burstDecision(last, signal.timestamp, this.options.burstMs) === 'suppress') {
         this.suppressedPages.inc();
         this.logger.info({ tenant, fingerprint: notification.fingerprint, timestamp: signal.timestamp, lastPagedAt: last }, 'anomaly page suppressed (burst control)');
         continue;
       }
-      await this.sink.publish([{ tenant, value: eventOf(notification, config.minScore), traceparent }]);
+      await this.sink.publish([{ tenant, value: eventOf(notification, rule), traceparent }]);
       if (!this.directory.isErased(tenant)) await this.store.recordPage(tenant, notification.fingerprint, signal.timestamp);
       this.logger.info({ tenant, traceId: traceparent?.slice(3, 35), fingerprint: notification.fingerprint, score: signal.score }, 'anomaly page');
     }
   }
 
-  private pageOf(signal: Signal, config: AnomalyAlerting): AnomalyPage {
+  private pageOf(signal: Signal, rule: SignalRule): AnomalyPage {
     return {
-      fingerprint: alertFingerprint(ANOMALY_RULE_ID, { ...signal.series.labels, __name__: signal.series.name }),
+      fingerprint: alertFingerprint(rule.id, { ...signal.series.labels, __name__: signal.series.name }),
+      kind: signal.kind,
       series: signal.series,
       value: signal.value,
       startsAt: signal.timestamp,
@@ -81,7 +84,7 @@ export class AnomaliesService {
       detector: signal.detector,
       score: signal.score,
       explanation: signal.explanation,
-      severity: config.severity,
+      severity: rule.severity,
     };
   }
 }
@@ -91,15 +94,15 @@ export class AnomaliesService {
  * and `threshold` are the score and the tenant's minScore, the pair that decided the page; the metric's
  * own value and the detector's explanation are in the summary.
  */
-function eventOf(n: AnomalyPage, minScore: number): AlertEvent {
+function eventOf(n: AnomalyPage, rule: SignalRule): AlertEvent {
   return {
     fingerprint: n.fingerprint,
-    ruleId: ANOMALY_RULE_ID,
+    ruleId: rule.id,
     state: 'firing',
-    labels: { ...n.series.labels, alertname: ANOMALY_RULE_ID, severity: n.severity, detector: n.detector },
+    labels: { ...n.series.labels, alertname: rule.id, severity: n.severity, detector: n.detector, ...(n.kind !== 'anomaly' ? { signal: n.kind } : {}) },
     annotations: { summary: `${n.series.name}: ${n.explanation} (score ${Math.round(n.score * 100) / 100})`.slice(0, 1000) },
     value: n.score,
-    threshold: minScore,
+    threshold: rule.minScore,
     startsAt: n.startsAt,
     endsAt: n.endsAt,
     observedAt: Date.now(),

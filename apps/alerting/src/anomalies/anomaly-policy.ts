@@ -1,16 +1,25 @@
-import type { AnomalyAlerting, Signal } from '@headroom/contracts';
+import { parseDuration, type AnomalyAlerting, type Signal, type SignalRule } from '@headroom/contracts';
 
 /** An anomaly page expires by itself this long after the signal (Alertmanager's resolve_timeout idea). */
 export const ANOMALY_PAGE_TTL_MS = 5 * 60_000;
 
-/**
- * Pure: whether one of the tenant's signals is worth paging under the tenant's own `anomalies`
- * config. No config = no anomaly paging; an empty or absent metric list = every metric.
- */
-export function wantsPage(config: AnomalyAlerting | undefined, signal: Signal): boolean {
-  if (!config || signal.kind !== 'anomaly') return false;
-  if (signal.score < config.minScore) return false;
-  return !config.metrics?.length || config.metrics.includes(signal.series.name);
+/** The ruleId (and alertname) of pages from the legacy `anomalies` block. */
+export const ANOMALY_RULE_ID = 'anomaly';
+
+/** The legacy `anomalies` block is the signal rule `anomaly` of kind anomaly. */
+export function signalRulesOf(anomalies: AnomalyAlerting | undefined, rules: readonly SignalRule[] | undefined): SignalRule[] {
+  const legacy: SignalRule[] = anomalies ? [{ id: ANOMALY_RULE_ID, kind: 'anomaly', minScore: anomalies.minScore, severity: anomalies.severity, metrics: anomalies.metrics }] : [];
+  return [...legacy, ...(rules ?? [])];
+}
+
+/** Pure: whether a signal pages under one signal rule of its tenant. */
+export function ruleWants(rule: SignalRule, signal: Signal): boolean {
+  if (signal.kind !== rule.kind || signal.score < rule.minScore) return false;
+  if (rule.metrics?.length && !rule.metrics.includes(signal.series.name)) return false;
+  if (rule.kind === 'forecast' && rule.within !== undefined) {
+    if (!signal.forecast || signal.forecast.crossesAt - signal.timestamp > parseDuration(rule.within)) return false;
+  }
+  return true;
 }
 
 /**

@@ -57,18 +57,20 @@ export const AlertConfigBodySchema = z
     templates: AlertConfigRecordSchema.shape.templates,
     /** Absent: anomaly signals page nobody (see docs/alerting.md). */
     anomalies: AnomalyAlertingSchema.strict().optional(),
+    signalRules: AlertConfigRecordSchema.shape.signalRules,
   })
   .strict()
   .superRefine((body, ctx) => {
     // One id space: alerting keys state, fingerprints and silences by rule id, legacy and expression rules alike.
     const seen = new Map<string, string>();
-    const check = (field: 'rules' | 'alertRules', id: string, i: number) => {
+    const check = (field: 'rules' | 'alertRules' | 'signalRules', id: string, i: number) => {
       const first = seen.get(id);
       if (first !== undefined) ctx.addIssue({ code: 'custom', path: [field, i, 'id'], message: `duplicate rule id "${id}" (also ${first})` });
       else seen.set(id, `${field}.${i}.id`);
     };
     body.rules.forEach((r, i) => check('rules', r.id, i));
     body.alertRules?.forEach((r, i) => check('alertRules', r.id, i));
+    body.signalRules?.forEach((r, i) => check('signalRules', r.id, i));
     // An answer echoed back would otherwise store `***` as the bot token: stored secrets are never
     // returned, so keeping one means sending it again.
     for (const path of body.routing ? redactedSecretPaths(body.routing) : []) {
