@@ -72,6 +72,8 @@ export interface StreamDetectorsOptions {
 }
 
 const unitKey = (settingId: string, seriesId: string) => `${settingId}\u0000${seriesId}`;
+/** `sinceSignal` of a unit that never signalled: any cooldown has passed (finite, so it survives JSON). */
+const NEVER = 1e9;
 /** A forest waits this many instants at most for the rest of a vector. */
 const MAX_PENDING_INSTANTS = 16;
 
@@ -130,7 +132,7 @@ export class StreamDetectors {
       unit.dirty = true;
       if (!Number.isFinite(value)) continue;
       unit.fed++;
-      unit.sinceSignal++;
+      unit.sinceSignal = Math.min(NEVER, unit.sinceSignal + 1);
       const signal = this.step(unit, s, value, w.window);
       if (signal) {
         unit.sinceSignal = 0;
@@ -147,7 +149,7 @@ export class StreamDetectors {
     if (unit) {
       t.units.delete(key); // re-inserted below: Map order doubles as recency
     } else {
-      unit = { resolved: r, seriesId: w.window.seriesId, partition: w.partition, model: this.create(r, w.window.unit), fedUntil: -Infinity, fed: 0, sinceSignal: 0, unit: w.window.unit, dirty: true };
+      unit = { resolved: r, seriesId: w.window.seriesId, partition: w.partition, model: this.create(r, w.window.unit), fedUntil: -Infinity, fed: 0, sinceSignal: NEVER, unit: w.window.unit, dirty: true };
       let perSeries = 0;
       for (const u of t.units.values()) if (u.seriesId !== '') perSeries++;
       for (const [k, u] of t.units) {
@@ -248,7 +250,7 @@ export class StreamDetectors {
     const key = unitKey(r.id, '');
     let unit = t.units.get(key);
     if (!unit) {
-      unit = { resolved: r, seriesId: '', partition: w.partition, model: this.create(r), fedUntil: -Infinity, fed: 0, sinceSignal: 0, dirty: true };
+      unit = { resolved: r, seriesId: '', partition: w.partition, model: this.create(r), fedUntil: -Infinity, fed: 0, sinceSignal: NEVER, dirty: true };
       t.units.set(key, unit);
     }
     const start = w.window.windowStart;
@@ -272,7 +274,7 @@ export class StreamDetectors {
     const contributions = forest.trained ? forest.contributions(values) : [];
     const score = forest.update(values);
     unit.fed++;
-    unit.sinceSignal++;
+    unit.sinceSignal = Math.min(NEVER, unit.sinceSignal + 1);
     if (unit.fed <= s.warmupWindows || unit.sinceSignal < s.cooldownWindows || score < s.minScore || contributions.length === 0) return;
     unit.sinceSignal = 0;
     const metrics = windows
