@@ -9,4 +9,5 @@ export * from './pagerduty-mock';
 export * from './webhook-receiver';
 export * from './smtp-peer';
 export * from './search-server';
+export * from './metric-stores';
 export * from './grafana-api-mock';
