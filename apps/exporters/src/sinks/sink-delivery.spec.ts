@@ -2,13 +2,17 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AggregateWindow } from '@headroom/contracts';
 import { PermanentError } from '@headroom/kafka';
 import { createLogger } from '@headroom/runtime';
+import { expectEventually } from '@headroom/testing';
 import { SinkRejectedError, SinkUnavailableError, type ExportSink } from './sink';
 import { backoffDelay, SinkDelivery, SinkStillUnavailableError, type DeliveryPolicy } from './sink-delivery';
 
 const W: AggregateWindow = { series: { name: 'm', labels: {} }, seriesId: 'm', windowStart: Date.UTC(2026, 0, 1), windowMs: 10_000, count: 1, sum: 1, min: 1, max: 1, p50: 1, p95: 1, p99: 1 };
 const policy: DeliveryPolicy = { baseBackoffMs: 5, maxBackoffMs: 20, breakerFailures: 3, holdMs: 500 };
 
-function setup(outcomes: (Error | undefined)[], opts: { tenants?: Set<string>; policy?: DeliveryPolicy } = {}) {
+/** An outcome: throw this error, succeed (undefined), or wait for this promise and succeed. */
+type Outcome = Error | undefined | Promise<void>;
+
+function setup(outcomes: Outcome[], opts: { tenants?: Set<string>; policy?: DeliveryPolicy } = {}) {
   const registry = new Registry();
   const metrics = {
     points: new Counter({ name: 'p', help: 'h', labelNames: ['sink', 'outcome'], registers: [registry] }),
@@ -21,7 +25,8 @@ function setup(outcomes: (Error | undefined)[], opts: { tenants?: Set<string>; p
     async write(tenant) {
       calls.push(tenant);
       const next = outcomes.shift();
-      if (next) throw next;
+      if (next instanceof Promise) await next;
+      else if (next) throw next;
     },
   };
   const delivery = new SinkDelivery(sink, opts.policy ?? policy, metrics, createLogger('spec', 'silent'), opts.tenants);
@@ -41,11 +46,15 @@ describe('SinkDelivery', () => {
   });
 
   it('opens the circuit after breakerFailures consecutive failures (sink_up 0) and closes it on success', async () => {
-    const { delivery, count, up } = setup([1, 2, 3, 4].map(() => new SinkUnavailableError('down')));
+    let release!: () => void;
+    const fourthAttempt = new Promise<void>((r) => (release = r));
+    const { delivery, calls, count, up } = setup([...[1, 2, 3].map(() => new SinkUnavailableError('down')), fourthAttempt]);
     const done = delivery.deliver('acme', [W]);
-    await new Promise((r) => setTimeout(r, 30));
+    // The fourth attempt is in flight: three failures have opened the circuit.
+    await expectEventually(() => expect(calls).toHaveLength(4));
     expect(delivery.isOpen()).toBe(true);
     expect(await up()).toBe(0);
+    release();
     await done;
     expect(delivery.isOpen()).toBe(false);
     expect(await up()).toBe(1);

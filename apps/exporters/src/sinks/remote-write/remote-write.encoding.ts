@@ -24,32 +24,37 @@ export interface EncodeOptions {
   tenantLabel: string;
 }
 
-type Labels = [string, string][];
+type Label = { name: string; value: string };
+
+const byName = (a: Label, b: Label) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
- * The series' own labels as exported: `quantile` (the summary's own label) becomes
+ * The series' own labels as exported, sorted by name: `quantile` (the summary's own label) becomes
  * `exported_quantile`, and in label mode a series label named like the tenant label becomes
  * `exported_<label>` — Prometheus's `honor_labels: false` rule — so the authenticated tenant always wins.
  */
-function baseLabels(w: AggregateWindow, tenant: string, opts: EncodeOptions): Labels {
-  const out: Labels = [];
+function baseLabels(w: AggregateWindow, tenant: string, opts: EncodeOptions): Label[] {
+  const out: Label[] = [];
   for (const [k, v] of Object.entries(w.series.labels)) {
     // An empty value is the same as no label in Prometheus; receivers may refuse it.
     if (v === '') continue;
-    if (k === 'quantile') out.push(['exported_quantile', v]);
-    else if (opts.mode === 'label' && k === opts.tenantLabel) out.push([`exported_${k}`, v]);
-    else out.push([k, v]);
+    if (k === 'quantile') out.push({ name: 'exported_quantile', value: v });
+    else if (opts.mode === 'label' && k === opts.tenantLabel) out.push({ name: `exported_${k}`, value: v });
+    else out.push({ name: k, value: v });
   }
-  if (opts.mode === 'label') out.push([opts.tenantLabel, tenant]);
-  return out;
+  if (opts.mode === 'label') out.push({ name: opts.tenantLabel, value: tenant });
+  return out.sort(byName);
 }
 
-/** Sorted by name (the spec requires it), `__name__` first by byte order. */
-function seriesLabels(name: string, base: Labels, extra?: [string, string]): { name: string; value: string }[] {
-  const all: Labels = [['__name__', name], ...base];
-  if (extra) all.push(extra);
-  all.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return all.map(([n, value]) => ({ name: n, value }));
+/** `base` plus `extra`, still sorted (the spec requires sorted names; `__name__` is not always first: A–Z sort before `_`). */
+function withLabels(base: readonly Label[], ...extra: Label[]): Label[] {
+  const out = [...base];
+  for (const l of extra) {
+    let i = 0;
+    while (i < out.length && out[i].name < l.name) i++;
+    out.splice(i, 0, l);
+  }
+  return out;
 }
 
 /**
@@ -58,22 +63,29 @@ function seriesLabels(name: string, base: Labels, extra?: [string, string]): { n
  */
 export function toTimeSeries(tenant: string, windows: readonly AggregateWindow[], opts: EncodeOptions): PromTimeSeries[] {
   const byKey = new Map<string, PromTimeSeries>();
-  const add = (name: string, base: Labels, extra: [string, string] | undefined, value: number, timestamp: number) => {
-    const labels = seriesLabels(name, base, extra);
-    const key = JSON.stringify(labels);
-    const ts = byKey.get(key) ?? byKey.set(key, { labels, samples: [] }).get(key)!;
-    ts.samples.push({ value, timestamp });
-  };
   const ordered = [...windows].sort((a, b) => a.windowStart + a.windowMs - (b.windowStart + b.windowMs));
   for (const w of ordered) {
     const t = w.windowStart + w.windowMs;
     const base = baseLabels(w, tenant, opts);
+    // Labels are sorted, so this string identifies the series' label set.
+    const baseKey = base.map((l) => `${l.name}\u0000${l.value}`).join('\u0001');
     const name = w.series.name;
-    for (const [quantile, field] of QUANTILES) add(name, base, ['quantile', quantile], w[field], t);
-    add(`${name}_sum`, base, undefined, w.sum, t);
-    add(`${name}_count`, base, undefined, w.count, t);
-    add(`${name}_min`, base, undefined, w.min, t);
-    add(`${name}_max`, base, undefined, w.max, t);
+    const add = (metric: string, value: number, quantile?: string) => {
+      const key = `${metric}\u0002${quantile ?? ''}\u0002${baseKey}`;
+      let ts = byKey.get(key);
+      if (!ts) {
+        const extra: Label[] = [{ name: '__name__', value: metric }];
+        if (quantile !== undefined) extra.push({ name: 'quantile', value: quantile });
+        ts = { labels: withLabels(base, ...extra), samples: [] };
+        byKey.set(key, ts);
+      }
+      ts.samples.push({ value, timestamp: t });
+    };
+    for (const [quantile, field] of QUANTILES) add(name, w[field], quantile);
+    add(`${name}_sum`, w.sum);
+    add(`${name}_count`, w.count);
+    add(`${name}_min`, w.min);
+    add(`${name}_max`, w.max);
   }
   return [...byKey.values()];
 }
@@ -105,7 +117,8 @@ export function chunkBySamples(series: readonly PromTimeSeries[], maxSamples: nu
 
 /** A WriteRequest body: protobuf, then snappy's block format (what remote_write 1.0 requires). */
 export async function encodeWriteRequest(series: readonly PromTimeSeries[]): Promise<Buffer> {
-  const bytes = WriteRequestType.encode(WriteRequestType.fromObject({ timeseries: series })).finish();
+  // Plain objects of the message's shape encode as they are (fromObject would copy them first).
+  const bytes = WriteRequestType.encode({ timeseries: series }).finish();
   // snappy's async compress runs on libuv's thread pool, off the event loop the consumers share.
   return compress(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
