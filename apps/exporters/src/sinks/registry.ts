@@ -1,10 +1,11 @@
+import { elasticsearchSinkType } from './elasticsearch/elasticsearch.sink';
 import { influxdbSinkType } from './influxdb/influxdb.sink';
 import { remoteWriteSinkType } from './remote-write/remote-write.sink';
 import type { ExportSink, SinkType } from './sink';
 
 /** Every sink Headroom can export to. Adding a sink: its folder, and one line here. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry keeps its own Config type; the list only needs the shape.
-export const SINK_TYPES: readonly SinkType<any>[] = [remoteWriteSinkType, influxdbSinkType];
+export const SINK_TYPES: readonly SinkType<any>[] = [remoteWriteSinkType, influxdbSinkType, elasticsearchSinkType];
 
 /** One sink enabled by the deployment, validated, ready to create. */
 export interface ConfiguredSink {
