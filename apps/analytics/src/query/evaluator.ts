@@ -6,6 +6,19 @@ import { WindowSketch } from '@headroom/contracts';
 import type { OverTimeFunction } from './promql';
 import type { StoredWindow } from './query.repository';
 
+/** Each window's sketch is decoded once per query, however many overlapping ranges merge it. */
+const decoded = new WeakMap<StoredWindow, WindowSketch>();
+
+function sketchOf(w: StoredWindow): WindowSketch {
+  let s = decoded.get(w);
+  if (!s) {
+    if (!w.sketch) throw new Error('window read without its sketch');
+    s = WindowSketch.fromProto(w.sketch, w);
+    decoded.set(w, s);
+  }
+  return s;
+}
+
 const STORED_QUANTILES: Readonly<Record<string, 'p50' | 'p95' | 'p99'>> = { '0.5': 'p50', '0.95': 'p95', '0.99': 'p99' };
 
 /**
@@ -53,10 +66,7 @@ export class Merged {
   private mergedSketch(): WindowSketch {
     if (this.sketch) return this.sketch;
     const s = new WindowSketch();
-    for (const w of this.windows) {
-      if (!w.sketch) throw new Error('window read without its sketch');
-      s.merge(WindowSketch.fromProto(w.sketch, w));
-    }
+    for (const w of this.windows) s.merge(sketchOf(w));
     this.sketch = s;
     return s;
   }
