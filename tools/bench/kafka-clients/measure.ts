@@ -20,7 +20,8 @@ export interface ModeResult {
   recordsPerSecond: number;
   mbPerSecond: number;
   ackMs: { p50: number; p99: number; max: number };
-  cpuMsPer1000Records: number;
+  /** null when nothing was acknowledged. */
+  cpuMsPer1000Records: number | null;
   /** CPU seconds of the process per wall second (1 = one core busy). */
   cpuCores: number;
   /** Every record acknowledged in this mode, warm-up included (checked against the topic's offsets). */
@@ -138,7 +139,7 @@ export async function measure(driver: ClientDriver, mode: Mode, set: RecordSet, 
     recordsPerSecond: Math.round(acked / opts.seconds),
     mbPerSecond: round(bytes / opts.seconds / 1e6),
     ackMs: { p50: round(percentile(latencies, 0.5), 2), p99: round(percentile(latencies, 0.99), 2), max: round(latencies[latencies.length - 1] ?? NaN, 2) },
-    cpuMsPer1000Records: round((cpu * 1e6) / Math.max(acked, 1), 1),
+    cpuMsPer1000Records: acked > 0 ? round((cpu * 1e6) / acked, 1) : null,
     cpuCores: round(cpu / opts.seconds, 2),
     ackedTotal,
     errors,
