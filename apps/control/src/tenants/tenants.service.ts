@@ -272,13 +272,22 @@ export class TenantsService {
     return db.query(`select tenant, purpose, version, kek_id, wrapped, state, created_at from control.data_keys where tenant = $1 and purpose = 'data'`, [tenant]);
   }
 
-  /** A keyring over control's own rows (the same keys every service unwraps from the control topic). */
+  /**
+   * A keyring over control's own rows (the same keys every service unwraps from the control topic).
+   * A key that does not unwrap under this KEK (a tampered row, a wrong KEK for that tenant) leaves
+   * that tenant without a usable key, and only that tenant: its secrets then cannot be sealed (its
+   * config is refused or republished as stored), while control still boots and serves every other.
+   */
   private keyringOf(rows: { tenant: string; purpose: KeyPurpose; version: number; kek_id: string; wrapped: string; state: string; created_at: Date | string }[]): TenantKeyring {
     const keyring = new TenantKeyring(this.kek);
     for (const k of rows) {
       if (k.purpose !== 'data') continue;
-      keyring.add({ tenant: k.tenant, purpose: k.purpose, version: k.version, kekId: k.kek_id, wrapped: k.wrapped, createdAt: new Date(k.created_at).toISOString() });
-      if (k.state === 'retired') keyring.retire(k.tenant, k.version);
+      try {
+        keyring.add({ tenant: k.tenant, purpose: k.purpose, version: k.version, kekId: k.kek_id, wrapped: k.wrapped, createdAt: new Date(k.created_at).toISOString() });
+        if (k.state === 'retired') keyring.retire(k.tenant, k.version);
+      } catch {
+        continue;
+      }
     }
     return keyring;
   }
