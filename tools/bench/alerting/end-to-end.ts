@@ -25,6 +25,9 @@ import { createKafkaClient, decodeRecord, RecordPublisher, type KafkaClient } fr
 import { generateApiKey } from '@headroom/tenancy';
 import { expectEventually, ROOT, serviceEnv, silentLogger, testInfra, WebhookReceiver } from '@headroom/testing';
 
+/** The bench's settle when none is given: alerting's own default (ALERTING_SETTLE_MS in apps/alerting/src/config.ts). */
+const DEFAULT_SETTLE_MS = 300;
+
 export interface EndToEndOptions {
   /** Tenants of the phase with the failing one (the last of them); the comparison phase has one fewer. */
   tenants: number;
@@ -39,7 +42,7 @@ export interface EndToEndOptions {
   quietSeries: number;
   groupWait: string;
   groupInterval: string;
-  /** ALERTING_SETTLE_MS given to the app; undefined = its default. */
+  /** ALERTING_SETTLE_MS given to the app; undefined = DEFAULT_SETTLE_MS. */
   settleMs?: number;
   nodeArgs: string[];
   /** First of the ports listened on: receivers from here, the app on base + 20. */
@@ -422,7 +425,7 @@ async function phase(ctx: Ctx, name: string, n: number, withFailing: boolean, se
   }
 
   const groupWaitMs = parseMs(ctx.opts.groupWait);
-  const settleMs = ctx.opts.settleMs ?? 1_500;
+  const settleMs = ctx.opts.settleMs ?? DEFAULT_SETTLE_MS;
   const f = stats(firing);
   const minus = (v: number | null, d: number) => (v === null ? null : v - d);
   const sentDelta = (text: string) => metricSum(text, 'headroom_alerting_notifications_total', 'outcome="sent"');
@@ -542,7 +545,8 @@ export async function endToEnd(opts: EndToEndOptions, log: Log): Promise<Record<
     ...serviceEnv('alerting', { kek: kekBase64, adminToken: 'unused', slackToken: 'xoxb-bench-unused' }, { slackApiUrl: 'http://127.0.0.1:5599/api/' }),
     ALERTING_GROUP_ID: groupId,
     DATABASE_URL: databaseUrl,
-    ...(opts.settleMs !== undefined ? { ALERTING_SETTLE_MS: String(opts.settleMs) } : {}),
+    // Always explicit, so the figure printed is the one the app ran with.
+    ALERTING_SETTLE_MS: String(opts.settleMs ?? DEFAULT_SETTLE_MS),
   };
   const app = new AlertingProcess(opts.portBase + 20, join(logDir, `alerting-${run}.log`), env, opts.nodeArgs);
   const ctx: Ctx = {
@@ -598,7 +602,7 @@ export async function endToEnd(opts: EndToEndOptions, log: Log): Promise<Record<
         groupWait: opts.groupWait,
         groupWaitMs: parseMs(opts.groupWait),
         groupInterval: opts.groupInterval,
-        settleMs: opts.settleMs ?? 1_500,
+        settleMs: opts.settleMs ?? DEFAULT_SETTLE_MS,
         settleNote:
           "ALERTING_SETTLE_MS: an instant is judged when the tenant's next instant arrives or settleMs after its last window; each tenant publishes an instant every " +
           `${opts.instantMs} ms (> settleMs), so every instant here is judged by the settle timer, as in production where instants are 10 s apart`,
