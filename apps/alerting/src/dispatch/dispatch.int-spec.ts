@@ -22,6 +22,7 @@ import { expectEventually, PagerDutyMock, silentLogger, SlackMock, testInfra, un
 import { AppModule } from '../app.module';
 import { alertingEnvSchema } from '../config';
 import { verifyWebhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../channels/webhook/webhook.channel';
+import { DispatchRepository } from './dispatch.repository';
 
 const infra = testInfra();
 const kekBase64 = randomBytes(32).toString('base64');
@@ -381,5 +382,22 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
     expect(text).toMatch(/headroom_alerting_notifications_total\{channel="pagerduty",outcome="sent"\} [1-9]/);
     expect(text).toContain('headroom_alerting_notification_latency_seconds_bucket{le="1",channel="webhook"}');
     expect(text).toContain('headroom_alerting_queued_notifications');
+  });
+
+  it('forgets sent and dead outbox entries past the retention, never pending ones', async () => {
+    // A pending entry as old as the others, not due for an hour (so no sender touches it meanwhile).
+    const tenant = uniqueId('prune');
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into alerting.outbox (tenant, receiver, channel, integration, group_key, payload, next_attempt_at, created_at, origin_at)
+       values ($1, 'hook', 'webhook', 0, 'g', '{}', $2, 0, 0) returning id`,
+      [tenant, Date.now() + 3_600_000],
+    );
+    const cutoff = Date.now();
+    expect(await app.get(DispatchRepository).pruneOutbox(cutoff)).toBeGreaterThan(0);
+    // (An entry another sender finished after the cutoff is not what the prune saw.)
+    const left = await pool.query<{ status: string }>(`select distinct status from alerting.outbox where created_at < $1 and (sent_at is null or sent_at < $1)`, [cutoff]);
+    expect(left.rows.map((r) => r.status).filter((st) => st === 'sent' || st === 'dead')).toEqual([]);
+    expect((await pool.query('select status from alerting.outbox where id = $1', [rows[0]!.id])).rows).toEqual([{ status: 'pending' }]);
+    await pool.query('delete from alerting.outbox where tenant = $1', [tenant]);
   });
 });

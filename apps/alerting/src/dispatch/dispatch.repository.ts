@@ -216,6 +216,15 @@ export class DispatchRepository {
     ]);
   }
 
+  /**
+   * Forgets delivered and dead entries created before `before` (a dead entry's payload is what its
+   * DLQ record points at: kept as long as the DLQ topic keeps records). Returns how many went.
+   */
+  async pruneOutbox(before: number): Promise<number> {
+    const res = await this.pool.query(`delete from alerting.outbox where status in ('sent', 'dead') and created_at < $1`, [before]);
+    return res.rowCount ?? 0;
+  }
+
   /** Entries waiting (pending or sending) per channel, for the queue gauge. */
   async queuedByChannel(): Promise<{ channel: string; n: number }[]> {
     const res = await this.pool.query<{ channel: string; n: string }>(`select channel, count(*) as n from alerting.outbox where status in ('pending', 'sending') group by channel`);

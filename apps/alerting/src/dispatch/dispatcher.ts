@@ -26,6 +26,8 @@ export interface DispatcherOptions {
   receiverPerMinute: number;
   /** Where acknowledgements are made, e.g. https://alerting.example/v1/alert-groups (the group key is appended). */
   ackBaseUrl?: string;
+  /** Sent and dead outbox entries older than this are deleted (hourly), so the table does not grow for ever. */
+  outboxRetentionMs: number;
 }
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
@@ -38,6 +40,8 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   breaker: { failureThreshold: 5, openMs: 30_000 },
   tenantPerMinute: 600,
   receiverPerMinute: 120,
+  // As long as headroom.dlq.v1 keeps a dead entry's record pointing at it.
+  outboxRetentionMs: 7 * 24 * 3_600_000,
 };
 
 /** One alert transition handed to the dispatcher (from headroom.alerts.v1). */
@@ -151,7 +155,15 @@ export class Dispatcher {
       /* drain every due group */
     }
     await this.sendDue();
+    const now = this.clock();
+    if (now >= this.nextPruneAt) {
+      this.nextPruneAt = now + 3_600_000;
+      const pruned = await this.repo.pruneOutbox(now - this.options.outboxRetentionMs);
+      if (pruned > 0) this.logger.info({ pruned }, 'old outbox entries deleted');
+    }
   }
+
+  private nextPruneAt = 0;
 
   // ---- ingest ---------------------------------------------------------------------------------
 
