@@ -385,19 +385,19 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
   });
 
   it('forgets sent and dead outbox entries past the retention, never pending ones', async () => {
-    // A pending entry as old as the others, not due for an hour (so no sender touches it meanwhile).
+    // Old entries of one tenant: one sent, one dead, and one pending not due for an hour (no sender touches it).
     const tenant = uniqueId('prune');
-    const { rows } = await pool.query<{ id: string }>(
-      `insert into alerting.outbox (tenant, receiver, channel, integration, group_key, payload, next_attempt_at, created_at, origin_at)
-       values ($1, 'hook', 'webhook', 0, 'g', '{}', $2, 0, 0) returning id`,
-      [tenant, Date.now() + 3_600_000],
-    );
-    const cutoff = Date.now();
-    expect(await app.get(DispatchRepository).pruneOutbox(cutoff)).toBeGreaterThan(0);
-    // (An entry another sender finished after the cutoff is not what the prune saw.)
-    const left = await pool.query<{ status: string }>(`select distinct status from alerting.outbox where created_at < $1 and (sent_at is null or sent_at < $1)`, [cutoff]);
-    expect(left.rows.map((r) => r.status).filter((st) => st === 'sent' || st === 'dead')).toEqual([]);
-    expect((await pool.query('select status from alerting.outbox where id = $1', [rows[0]!.id])).rows).toEqual([{ status: 'pending' }]);
+    const insert = (status: string, nextAttemptAt: number) =>
+      pool.query<{ id: string }>(
+        `insert into alerting.outbox (tenant, receiver, channel, integration, group_key, payload, status, next_attempt_at, created_at, origin_at)
+         values ($1, 'hook', 'webhook', 0, 'g', '{}', $2, $3, 0, 0) returning id`,
+        [tenant, status, nextAttemptAt],
+      );
+    await insert('sent', 0);
+    await insert('dead', 0);
+    const pending = (await insert('pending', Date.now() + 3_600_000)).rows[0]!.id;
+    expect(await app.get(DispatchRepository).pruneOutbox(Date.now())).toBeGreaterThanOrEqual(2);
+    expect((await pool.query('select id, status from alerting.outbox where tenant = $1', [tenant])).rows).toEqual([{ id: pending, status: 'pending' }]);
     await pool.query('delete from alerting.outbox where tenant = $1', [tenant]);
   });
 });
