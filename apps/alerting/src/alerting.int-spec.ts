@@ -208,6 +208,7 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
 
     const groupId = uniqueId('alerting-int');
     const start = await pinGroup(kafka, groupId, Topics.aggregates.name);
+    await pinGroup(kafka, `${groupId}-dispatch`, Topics.alerts.name);
     const first = await bootInProcess(groupId);
 
     // Window 0: A's p95 crosses 250; B's is far higher but under B's own threshold. Window 1 closes
@@ -260,6 +261,9 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     await redis.del(`hr:rules:${tenantA}`);
     const replayGroup = uniqueId('alerting-int-replay');
     await pinGroup(kafka, replayGroup, Topics.aggregates.name, start);
+    // A brand-new dispatch group starts at the end of the alerts topic when it joins: pinned now, so
+    // nothing published between the boot and the join is skipped.
+    await pinGroup(kafka, `${replayGroup}-dispatch`, Topics.alerts.name);
     await bootInProcess(replayGroup);
     // Barrier: window 4 resolves the second episode, the only new notification.
     await publishWindows(tenantA, [latency(4, 100), latency(5, 100)]);
@@ -278,6 +282,7 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
   it('runs as a process: boots, pages in French, and stops cleanly on SIGTERM', async () => {
     const groupId = uniqueId('alerting-int-process');
     await pinGroup(kafka, groupId, Topics.aggregates.name);
+    await pinGroup(kafka, `${groupId}-dispatch`, Topics.alerts.name);
     const service = new ServiceProcess('alerting', randomPort(), processEnv(groupId));
     await service.start();
     await publishWindows(tenantC, [latency(0, 312.5), latency(1, 312.5)]);
@@ -290,6 +295,7 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     const events = await watchAlerts([tenantD]);
     const groupId = uniqueId('alerting-int-restart');
     await pinGroup(kafka, groupId, Topics.aggregates.name);
+    await pinGroup(kafka, `${groupId}-dispatch`, Topics.alerts.name);
 
     const first = new ServiceProcess('alerting', randomPort(), processEnv(groupId), 'alerting-restart-1');
     await first.start();

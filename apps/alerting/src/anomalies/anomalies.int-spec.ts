@@ -129,6 +129,8 @@ describe('anomaly alerts (Kafka, Redis, Slack API mock)', () => {
 
     const groupId = uniqueId('alerting-anomalies-int');
     await pinGroupAtEnd(kafka, `${groupId}-signals`, Topics.signals.name);
+    // The dispatch group too: a brand-new group joining late would start after the first page's event.
+    await pinGroupAtEnd(kafka, `${groupId}-dispatch`, Topics.alerts.name);
     const config = loadConfig(alertingEnvSchema, {
       KAFKA_BROKERS: infra.brokers.join(','),
       REDIS_URL: infra.redisUrl,

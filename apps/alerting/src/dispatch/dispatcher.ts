@@ -44,6 +44,9 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   outboxRetentionMs: 7 * 24 * 3_600_000,
 };
 
+/** How soon a group or entry of a tenant whose config is not known (yet) is looked at again. */
+const UNKNOWN_TENANT_RETRY_MS = 5_000;
+
 /** One alert transition handed to the dispatcher (from headroom.alerts.v1). */
 export interface DispatchEvent {
   tenant: string;
@@ -231,8 +234,9 @@ export class Dispatcher {
       for (const group of groups) {
         const view = this.views(group.tenant);
         if (!view) {
-          // The tenant was erased or lost its config: nothing can be routed any more.
-          await this.repo.deleteGroup(db, group.tenant, group.groupKey);
+          // No config known for the tenant right now: at boot, before the control topic is read, that
+          // is every tenant. Look again later; an erased tenant's rows are deleted by the erasure.
+          await this.repo.saveGroup(db, { ...group, nextFlushAt: now + UNKNOWN_TENANT_RETRY_MS });
           continue;
         }
         let ctx = contexts.get(group.tenant);
@@ -350,10 +354,18 @@ export class Dispatcher {
       return;
     }
     const view = this.views(entry.tenant);
-    const integration = view?.integrations(entry.receiver)?.find((i) => i.channel === entry.channel && i.index === entry.integration);
+    if (!view) {
+      // Not known yet (the control topic is still being read at boot) or no longer configured: wait,
+      // without spending an attempt; an erased tenant's entries are deleted by the erasure.
+      this.tenantBuckets.refund(entry.tenant);
+      this.receiverBuckets.refund(queue);
+      await this.repo.deferUnsent(entry.id, now + UNKNOWN_TENANT_RETRY_MS);
+      return;
+    }
+    const integration = view.integrations(entry.receiver)?.find((i) => i.channel === entry.channel && i.index === entry.integration);
     const sender = this.senders.get(entry.channel);
-    if (!view || !integration || !sender) {
-      await this.dead(entry, view ? `receiver ${entry.receiver} has no ${entry.channel} integration #${entry.integration} any more` : 'tenant has no alerting configuration', 'notification_rejected');
+    if (!integration || !sender) {
+      await this.dead(entry, `receiver ${entry.receiver} has no ${entry.channel} integration #${entry.integration} any more`, 'notification_rejected');
       return;
     }
     const thread = await this.repo.thread(entry.tenant, entry.groupKey, entry.receiver, entry.channel, entry.integration);
