@@ -10,7 +10,7 @@ import { DispatchRepository } from './dispatch.repository';
 import { Dispatcher } from './dispatcher';
 import { DISPATCH_OPTIONS, type DispatchHttpOptions } from './dispatch.tokens';
 
-const SilenceBodySchema = z
+export const SilenceBodySchema = z
   .object({
     matchers: z.array(z.string().min(1).max(1024)).min(1).max(32),
     startsAt: z.string().datetime().optional(),

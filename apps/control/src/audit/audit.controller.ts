@@ -5,7 +5,7 @@ import { parseBody } from '@headroom/runtime';
 import { AdminGuard } from '../tenants/admin.guard';
 import { AuditRepository } from './audit.repository';
 
-const AuditQuerySchema = z
+export const AuditQuerySchema = z
   .object({
     tenant: TenantIdSchema.optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),

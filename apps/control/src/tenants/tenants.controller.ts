@@ -7,7 +7,8 @@ import { AlertConfigBodySchema, CreateApiKeyBodySchema, CreateTenantBodySchema, 
 import { TenantsService } from './tenants.service';
 
 const ACTOR = 'operator';
-const tenantParam = (id: string) => parseBody(z.object({ tenant: TenantIdSchema }), { tenant: id }).tenant;
+export const TenantParamsSchema = z.object({ tenant: TenantIdSchema });
+const tenantParam = (id: string) => parseBody(TenantParamsSchema, { tenant: id }).tenant;
 
 @Controller('v1/tenants')
 @UseGuards(AdminGuard)
