@@ -17,12 +17,12 @@ import { createLogger } from '@headroom/runtime';
 
 const logger = createLogger('publisher-example', process.env['LOG_LEVEL'] ?? 'info');
 
-function kekFromEnv(): string {
-  const kek = process.env['HEADROOM_KEK'];
-  if (kek) return kek;
-  // The local stack keeps its KEK here (libs/testing localSecrets); production passes HEADROOM_KEK.
+/** HEADROOM_KEK / HEADROOM_CONTROL_PUBLIC_KEY, or the local stack's (libs/testing localSecrets); production passes them. */
+function secretFromEnv(variable: string, field: 'kek' | 'controlPublicKey'): string {
+  const value = process.env[variable];
+  if (value) return value;
   const dir = process.env['HEADROOM_LOCAL_DIR'] ?? join(process.env['XDG_CONFIG_HOME'] ?? join(homedir(), '.config'), 'headroom');
-  return (JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8')) as { kek: string }).kek;
+  return (JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8')) as Record<typeof field, string>)[field];
 }
 
 async function main(): Promise<void> {
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   if (!tenant) throw new Error('TENANT is required (a tenant created on control, e.g. label-x)');
   const publisher = await TelemetryPublisher.connect({
     brokers: (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','),
-    kekBase64: kekFromEnv(),
+    kekBase64: secretFromEnv('HEADROOM_KEK', 'kek'),
+    controlPublicKeys: secretFromEnv('HEADROOM_CONTROL_PUBLIC_KEY', 'controlPublicKey'),
     kekId: process.env['HEADROOM_KEK_ID'] ?? 'kek-1',
     tenant,
     clientId: 'publisher-example',

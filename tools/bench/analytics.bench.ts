@@ -38,7 +38,7 @@ import {
 } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, decodeRecord, recordKey, RecordPublisher, type KafkaClient } from '@headroom/kafka';
-import { expectEventually, localSecrets, ROOT, serviceEnv, silentLogger, testInfra } from '@headroom/testing';
+import { expectEventually, localSecrets, ROOT, serviceEnv, silentLogger, testInfra, controlTrust } from '@headroom/testing';
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const E2E_POINTS = env('BENCH_E2E_POINTS', 2_000_000);
@@ -263,7 +263,7 @@ class AnalyticsProcess {
   }
 
   async samples(name: string): Promise<{ labels: string; value: number }[]> {
-    const text = await (await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    const text = await (await fetch(`${this.url}/metrics`, { headers: controlTrust().metricsHeaders, signal: AbortSignal.timeout(5_000) })).text();
     const out: { labels: string; value: number }[] = [];
     for (const line of text.split('\n')) {
       const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
@@ -444,8 +444,8 @@ async function setup(): Promise<Ctx> {
     secrets,
     keyring,
     kafka,
-    control: new RecordPublisher(kafka, undefined),
-    publisher: new RecordPublisher(kafka, keyring),
+    control: new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer }),
+    publisher: new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer }),
     pool: new Pool({ connectionString: infra.databaseUrl, max: 2 }),
     tp: `bench-tp-${run}`,
     live: `bench-live-${run}`,

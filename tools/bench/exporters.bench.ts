@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { AggregateBatchMessage, ControlRecordMessage, controlKey, Topics, type AggregateWindow, type ControlRecord } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, ensureTopics, RecordPublisher } from '@headroom/kafka';
-import { freePort, PrometheusProcess, ROOT, ServiceProcess, silentLogger, testInfra, uniqueId, VictoriaMetricsProcess } from '@headroom/testing';
+import { freePort, PrometheusProcess, ROOT, ServiceProcess, silentLogger, testInfra, uniqueId, VictoriaMetricsProcess, controlTrust } from '@headroom/testing';
 
 const LATENCY_WINDOWS = Number(process.env['BENCH_LATENCY_WINDOWS'] ?? 60);
 const LATENCY_INTERVAL_MS = Number(process.env['BENCH_LATENCY_INTERVAL_MS'] ?? 250);
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     const kek = KeyEncryptionKey.fromBase64(kekBase64, 'kek-1');
     const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'exporters-bench', logger: silentLogger() });
     const keyring = new TenantKeyring(kek);
-    const publisher = new RecordPublisher(kafka, keyring);
+    const publisher = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
     await ensureTopics(infra.brokers, [Topics.control, Topics.aggregates, Topics.dlq]);
     await publisher.connect();
     const tenant = uniqueId('bench-exp');
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     const start = async (name: string, env: Record<string, string>, sinks: string[]) => {
       const groupId = uniqueId(`exporters-bench-${name}`);
       for (const g of [groupId, ...sinks.map((s) => `${groupId}-${s}`)]) await admin.resetOffsets({ groupId: g, topic: Topics.aggregates.name, earliest: false });
-      const service = new ServiceProcess('exporters', await freePort(), { HEADROOM_KEK: kekBase64, KAFKA_BROKERS: infra.brokers.join(','), DATABASE_URL: infra.databaseUrl, LOG_LEVEL: 'info', EXPORTERS_GROUP_ID: groupId, ...env }, `exporters-bench-${name}`);
+      const service = new ServiceProcess('exporters', await freePort(), { HEADROOM_KEK: kekBase64, ...controlTrust().env, KAFKA_BROKERS: infra.brokers.join(','), DATABASE_URL: infra.databaseUrl, LOG_LEVEL: 'info', EXPORTERS_GROUP_ID: groupId, ...env }, `exporters-bench-${name}`);
       services.push(service);
       await service.start(90_000);
     };

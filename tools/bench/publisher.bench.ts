@@ -17,7 +17,7 @@ import { ControlRecordMessage, controlKey, Headers, Topics, type ControlRecord, 
 import { createWrappedKey, KeyEncryptionKey } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, RecordPublisher } from '@headroom/kafka';
 import { TelemetryPublisher } from '@headroom/publisher';
-import { localSecrets, silentLogger, testInfra } from '@headroom/testing';
+import { localSecrets, silentLogger, testInfra, controlTrust } from '@headroom/testing';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
 const BATCH_POINTS = (process.env['BENCH_BATCH_POINTS'] ?? '1000,5000').split(',').map(Number);
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const { brokers } = testInfra();
   const run = randomBytes(3).toString('hex');
   const kafka = createKafkaClient({ brokers, clientId: `bench-publisher-${run}`, logger: silentLogger() });
-  const control = new RecordPublisher(kafka, undefined);
+  const control = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
   await control.connect();
   const results: object[] = [];
   try {
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
       const publisher = await TelemetryPublisher.connect({
         brokers,
         kekBase64: secrets.kek,
+  controlPublicKeys: secrets.controlPublicKey,
         kekId: 'kek-1',
         tenant,
         clientId: `bench-publisher-${run}`,

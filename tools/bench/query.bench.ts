@@ -25,7 +25,7 @@ import { ControlRecordMessage, controlKey, type ControlRecord } from '@headroom/
 import { createWrappedKey, KeyEncryptionKey } from '@headroom/crypto';
 import { createKafkaClient, RecordPublisher } from '@headroom/kafka';
 import { generateApiKey } from '@headroom/tenancy';
-import { expectEventually, localSecrets, ROOT, serviceEnv, silentLogger, testInfra } from '@headroom/testing';
+import { expectEventually, localSecrets, ROOT, serviceEnv, silentLogger, testInfra, controlTrust } from '@headroom/testing';
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const SERIES = env('BENCH_SERIES', 100);
@@ -89,7 +89,7 @@ function seed(end: number): number {
 
 async function makeTenant(): Promise<string> {
   const kafka = createKafkaClient({ brokers: infra.brokers, clientId: `bench-query-${run}`, logger: silentLogger() });
-  const publisher = new RecordPublisher(kafka, undefined);
+  const publisher = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
   await publisher.connect();
   const at = new Date().toISOString();
   const key = generateApiKey();

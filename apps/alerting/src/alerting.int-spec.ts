@@ -26,7 +26,7 @@ import {
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, decodeRecord, RecordPublisher, type KafkaClient } from '@headroom/kafka';
 import { createLogger } from '@headroom/runtime';
-import { expectEventually, ServiceProcess, silentLogger, SlackMock, testInfra, uniqueId } from '@headroom/testing';
+import { expectEventually, ServiceProcess, silentLogger, SlackMock, testInfra, uniqueId, controlTrust } from '@headroom/testing';
 import { loadConfig } from '@headroom/config';
 import { AppModule } from './app.module';
 import { alertingEnvSchema } from './config';
@@ -70,8 +70,8 @@ async function pinGroup(kafka: KafkaClient, groupId: string, topic: string, offs
 describe('alerting service (Kafka, Redis, Slack API mock)', () => {
   const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'alerting-int-spec', logger: silentLogger() });
   const keyring = new TenantKeyring(kek);
-  const control = new RecordPublisher(kafka, undefined);
-  const data = new RecordPublisher(kafka, keyring);
+  const control = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
+  const data = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
   const slack = new SlackMock(SLACK_TOKEN);
   const redis = new Redis(infra.redisUrl);
   const pool = new Pool({ connectionString: infra.databaseUrl, max: 2 });
@@ -94,7 +94,7 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
       KAFKA_BROKERS: infra.brokers.join(','),
       REDIS_URL: infra.redisUrl,
       DATABASE_URL: infra.databaseUrl,
-      HEADROOM_KEK: kekBase64,
+      HEADROOM_KEK: kekBase64, ...controlTrust().env,
       HEADROOM_KEK_ID: kekId,
       SLACK_TOKEN,
       SLACK_API_URL: slackApiUrl,
@@ -110,7 +110,7 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
       KAFKA_BROKERS: infra.brokers.join(','),
       REDIS_URL: infra.redisUrl,
       DATABASE_URL: infra.databaseUrl,
-      HEADROOM_KEK: kekBase64,
+      HEADROOM_KEK: kekBase64, ...controlTrust().env,
       HEADROOM_KEK_ID: kekId,
       SLACK_TOKEN,
       SLACK_API_URL: slackApiUrl,
@@ -249,7 +249,7 @@ describe('alerting service (Kafka, Redis, Slack API mock)', () => {
     ]);
     expect(alertEvents[0]!.value).toMatchObject({ ruleId: 'api-latency', value: 312, threshold: 250, labels: { route: '/play', alertname: 'api-latency', severity: 'critical' } });
 
-    const metricsText = await (await fetch(`${first.url.replace('[::1]', '127.0.0.1')}/metrics`)).text();
+    const metricsText = await (await fetch(`${first.url.replace('[::1]', '127.0.0.1')}/metrics`, { headers: controlTrust().metricsHeaders })).text();
     expect(metricsText).toMatch(/headroom_alerting_notifications_total\{channel="slack",outcome="sent"\} 3/);
     await first.app.close();
     openApps.splice(openApps.indexOf(first.app), 1);

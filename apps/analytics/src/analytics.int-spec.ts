@@ -30,7 +30,7 @@ import {
 } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { CODEC_SEALED, CODEC_SEALED_UNCOMPRESSED, createKafkaClient, decodeRecord, newTraceparent, produceRawRecords, readRawRecords, RecordPublisher, tenantOfKey, type RawRecord } from '@headroom/kafka';
-import { expectEventually, localSecrets, ROOT, serviceEnv, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+import { expectEventually, localSecrets, ROOT, serviceEnv, silentLogger, testInfra, uniqueId, controlTrust } from '@headroom/testing';
 
 const run = randomBytes(3).toString('hex');
 const groupPrefix = `analytics-int-${run}`;
@@ -39,8 +39,8 @@ const kek = KeyEncryptionKey.fromBase64(secrets.kek);
 const keyring = new TenantKeyring(kek);
 const infra = testInfra();
 const kafka = createKafkaClient({ brokers: infra.brokers, clientId: groupPrefix, logger: silentLogger() });
-const controlPublisher = new RecordPublisher(kafka, undefined);
-const telemetryPublisher = new RecordPublisher(kafka, keyring);
+const controlPublisher = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
+const telemetryPublisher = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
 const pool = new Pool({ connectionString: infra.databaseUrl, max: 2 });
 const WINDOW_MS = 10_000;
 // Event time well in the past, aligned to the default 10 s windows: windows close by idleness
@@ -111,7 +111,7 @@ class AnalyticsProcess {
 
   /** Sum of a metric's samples whose labels include `labels` (0 when absent). */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const text = await (await fetch(`${this.url}/metrics`, { headers: controlTrust().metricsHeaders })).text();
     let total = 0;
     for (const line of text.split('\n')) {
       const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);

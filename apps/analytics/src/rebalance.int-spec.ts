@@ -17,7 +17,7 @@ import { Pool } from 'pg';
 import { ControlRecordMessage, controlKey, seriesKey, TelemetryBatchMessage, Topics, type ControlRecord, type MetricPoint } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, RecordPublisher, recordKey } from '@headroom/kafka';
-import { expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+import { expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, controlTrust } from '@headroom/testing';
 
 const run = randomBytes(3).toString('hex');
 const groupId = `analytics-rebalance-${run}`;
@@ -26,8 +26,8 @@ const kek = KeyEncryptionKey.fromBase64(secrets.kek);
 const keyring = new TenantKeyring(kek);
 const infra = testInfra();
 const kafka = createKafkaClient({ brokers: infra.brokers, clientId: groupId, logger: silentLogger() });
-const controlPublisher = new RecordPublisher(kafka, undefined);
-const telemetryPublisher = new RecordPublisher(kafka, keyring);
+const controlPublisher = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
+const telemetryPublisher = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
 const pool = new Pool({ connectionString: infra.databaseUrl, max: 2 });
 
 const WINDOW_MS = 10_000;
@@ -116,7 +116,7 @@ async function storedCounts(tenants: string[]): Promise<Record<string, number>> 
 
 /** The telemetry partitions a replica has handled records of since its last rebalance (its lag gauge). */
 async function owned(p: ServiceProcess): Promise<number[]> {
-  const text = await fetch(`${p.url}/metrics`)
+  const text = await fetch(`${p.url}/metrics`, { headers: controlTrust().metricsHeaders })
     .then((r) => r.text())
     .catch(() => '');
   const parts = [...text.matchAll(/^headroom_kafka_consumer_lag\{[^}]*topic="headroom\.telemetry\.v1"[^}]*partition="(\d+)"[^}]*\}/gm)].map((m) => Number(m[1]));

@@ -10,7 +10,7 @@ import { Headers, Topics, type TelemetryBatch } from '@headroom/contracts';
 import { KeyEncryptionKey } from '@headroom/crypto';
 import { CODEC_SEALED, createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor, controlTrust } from '@headroom/testing';
 
 interface Issue {
   path: string;
@@ -67,7 +67,7 @@ async function normalSends(replica = 0): Promise<void> {
 async function counter(name: string, labels: Record<string, string>): Promise<number> {
   let total = 0;
   for (const r of replicas) {
-    const text = await (await fetch(`${r.url}/metrics`)).text();
+    const text = await (await fetch(`${r.url}/metrics`, { headers: controlTrust().metricsHeaders })).text();
     for (const line of text.split('\n')) {
       if (!line.startsWith(`${name}{`)) continue;
       if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());

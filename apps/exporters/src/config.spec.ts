@@ -1,8 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from '@headroom/config';
 import { exportersEnvSchema } from './config';
 
-const base = { HEADROOM_KEK: randomBytes(32).toString('base64') };
+const base = {
+  HEADROOM_KEK: randomBytes(32).toString('base64'),
+  HEADROOM_CONTROL_PUBLIC_KEY: generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+};
 
 describe('exporters config: sinks', () => {
   it('enables no sink by default', () => {

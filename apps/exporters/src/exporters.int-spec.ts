@@ -15,7 +15,7 @@ import { createKafkaClient, ensureTopics, RecordPublisher } from '@headroom/kafk
 import { loadConfig } from '@headroom/config';
 import { createLogger, listeningPort } from '@headroom/runtime';
 import { generateApiKey } from '@headroom/tenancy';
-import { expectEventually, testInfra, uniqueId } from '@headroom/testing';
+import { expectEventually, testInfra, uniqueId, controlTrust } from '@headroom/testing';
 import { AppModule } from './app.module';
 import { exportersEnvSchema } from './config';
 import { TEXT_CONTENT_TYPE } from './prometheus/exposition';
@@ -26,7 +26,7 @@ const kekBase64 = randomBytes(32).toString('base64');
 const kek = KeyEncryptionKey.fromBase64(kekBase64, 'kek-1');
 const logger = createLogger('exporters', process.env['LOG_LEVEL'] ?? 'silent');
 const config = loadConfig(exportersEnvSchema, {
-  HEADROOM_KEK: kekBase64,
+  HEADROOM_KEK: kekBase64, ...controlTrust().env,
   KAFKA_BROKERS: infra.brokers.join(','),
   DATABASE_URL: infra.databaseUrl,
   PORT: '0',
@@ -95,7 +95,7 @@ async function sampleOn(url: string, key: string, name: string) {
 describe('exporters service (real Kafka + PostgreSQL)', () => {
   const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'exporters-int-spec', logger });
   const keyring = new TenantKeyring(kek);
-  const publisher = new RecordPublisher(kafka, keyring);
+  const publisher = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
   let service: Awaited<ReturnType<typeof boot>>;
 
   /** A new consumer group positioned at the topic's end: it will only see what is published from now on. */
@@ -193,7 +193,7 @@ describe('exporters service (real Kafka + PostgreSQL)', () => {
   });
 
   it("reports series counts in its own /metrics without tenants' values", async () => {
-    const own = await (await fetch(`${service.url}/metrics`)).text();
+    const own = await (await fetch(`${service.url}/metrics`, { headers: controlTrust().metricsHeaders })).text();
     expect(own).toContain(`headroom_exporter_series{tenant="${tenantA}"} 3`);
     expect(own).toContain(`headroom_exporter_series{tenant="${tenantB}"} 1`);
     expect(own).not.toMatch(/a_song_plays|b_song_plays/);

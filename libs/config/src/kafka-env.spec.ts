@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -5,6 +6,8 @@ import { inspect } from 'node:util';
 import { z } from 'zod';
 import { kafkaConnectionFromConfig, kafkaEnvSchema, kafkaSecurityFromConfig, kafkaTargetFromConfig } from './kafka-env';
 import { baseEnvSchema, ConfigError, loadConfig, portEnv } from './load-config';
+
+const controlPublicKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 
 const schema = baseEnvSchema.merge(portEnv(4010));
 const kek = Buffer.alloc(32, 7).toString('base64');
@@ -38,7 +41,7 @@ const messageOf = (e: ConfigError, key: string) => e.problems.filter((p) => p.ke
 
 describe('Kafka settings in the base env schema', () => {
   it('without any new variable: PLAINTEXT to the local broker, the client built as before', () => {
-    const cfg = loadConfig(schema, { HEADROOM_KEK: kek });
+    const cfg = loadConfig(schema, { HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey });
     expect(cfg.KAFKA_SECURITY_PROTOCOL).toBe('PLAINTEXT');
     expect(cfg.KAFKA_TLS_REJECT_UNAUTHORIZED).toBe(true);
     expect(kafkaSecurityFromConfig(cfg)).toBeUndefined();
@@ -47,13 +50,13 @@ describe('Kafka settings in the base env schema', () => {
 
   it('treats empty variables (as Helm and compose render them) as unset', () => {
     const empty = Object.fromEntries(Object.keys(kafkaEnvSchema.shape).filter((k) => k !== 'KAFKA_BROKERS').map((k) => [k, '']));
-    const cfg = loadConfig(schema, { HEADROOM_KEK: kek, ...empty });
+    const cfg = loadConfig(schema, { HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, ...empty });
     expect(kafkaConnectionFromConfig(cfg, 'analytics')).toEqual({ brokers: ['127.0.0.1:9092'], clientId: 'analytics' });
   });
 
   it('SASL_SSL with files: credentials and TLS material read at boot, trailing newline dropped, Kafka-style names accepted', () => {
     const cfg = loadConfig(schema, {
-      HEADROOM_KEK: kek,
+      HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey,
       KAFKA_BROKERS: 'b-1.example:9096,b-2.example:9096',
       KAFKA_CLIENT_ID_PREFIX: 'headroom-prod',
       KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
@@ -75,7 +78,7 @@ describe('Kafka settings in the base env schema', () => {
 
   it('SASL_PLAINTEXT with the password in the environment; SSL with only a CA and verification off', () => {
     const sasl = loadConfig(schema, {
-      HEADROOM_KEK: kek,
+      HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey,
       KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT',
       KAFKA_SASL_MECHANISM: 'plain',
       KAFKA_SASL_USERNAME: 'headroom',
@@ -84,19 +87,20 @@ describe('Kafka settings in the base env schema', () => {
     expect(kafkaSecurityFromConfig(sasl)).toMatchObject({ protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'plain', username: 'headroom' } });
     expect(kafkaSecurityFromConfig(sasl)?.tls).toBeUndefined();
 
-    const ssl = loadConfig(schema, { HEADROOM_KEK: kek, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_TLS_CA_FILE: file('ca2.crt', CERT), KAFKA_TLS_REJECT_UNAUTHORIZED: 'false' });
+    const ssl = loadConfig(schema, { HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_TLS_CA_FILE: file('ca2.crt', CERT), KAFKA_TLS_REJECT_UNAUTHORIZED: 'false' });
     expect(kafkaTargetFromConfig(ssl)).toEqual({ brokers: ['127.0.0.1:9092'], security: { protocol: 'SSL', tls: { rejectUnauthorized: false, ca: CERT } } });
   });
 
   it('reports every problem at once, each with its key, together with the other variables', () => {
     const e = problems({
-      // HEADROOM_KEK missing: a field error; the cross-variable rules still run.
+      // HEADROOM_KEK and HEADROOM_CONTROL_PUBLIC_KEY missing: field errors; the cross-variable rules still run.
       KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
       KAFKA_TLS_CA_FILE: path.join(dir, 'no-such-ca.crt'),
       KAFKA_TLS_KEY_FILE: file('only.key', KEY),
       KAFKA_TLS_REJECT_UNAUTHORIZED: 'maybe',
     });
     expect(keysOf(e)).toEqual([
+      'HEADROOM_CONTROL_PUBLIC_KEY',
       'HEADROOM_KEK',
       'KAFKA_SASL_MECHANISM',
       'KAFKA_SASL_PASSWORD',
@@ -115,16 +119,16 @@ describe('Kafka settings in the base env schema', () => {
   });
 
   it('refuses SASL settings with a protocol without SASL, and TLS settings with one without TLS', () => {
-    const plaintext = problems({ HEADROOM_KEK: kek, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: PASSWORD, KAFKA_TLS_CA_FILE: file('ca3.crt', CERT) });
+    const plaintext = problems({ HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: PASSWORD, KAFKA_TLS_CA_FILE: file('ca3.crt', CERT) });
     expect(keysOf(plaintext)).toEqual(['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_USERNAME', 'KAFKA_TLS_CA_FILE']);
     expect(messageOf(plaintext, 'KAFKA_SASL_MECHANISM')).toMatch(/KAFKA_SECURITY_PROTOCOL=PLAINTEXT does not use SASL/);
     expect(messageOf(plaintext, 'KAFKA_TLS_CA_FILE')).toMatch(/KAFKA_SECURITY_PROTOCOL=PLAINTEXT does not use TLS/);
 
-    const ssl = problems({ HEADROOM_KEK: kek, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SASL_MECHANISM: 'scram-sha-256' });
+    const ssl = problems({ HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SASL_MECHANISM: 'scram-sha-256' });
     expect(keysOf(ssl)).toEqual(['KAFKA_SASL_MECHANISM']);
 
     const saslPlain = problems({
-      HEADROOM_KEK: kek,
+      HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey,
       KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT',
       KAFKA_SASL_MECHANISM: 'plain',
       KAFKA_SASL_USERNAME: 'u',
@@ -136,7 +140,7 @@ describe('Kafka settings in the base env schema', () => {
 
   it('refuses unknown protocols and mechanisms, both a variable and its _FILE, a certificate without its key', () => {
     const e = problems({
-      HEADROOM_KEK: kek,
+      HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey,
       KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT',
       KAFKA_SASL_MECHANISM: 'gssapi',
       KAFKA_SASL_USERNAME: 'u',
@@ -149,16 +153,16 @@ describe('Kafka settings in the base env schema', () => {
     expect(messageOf(e, 'KAFKA_SASL_MECHANISM')).toBe('must be one of plain, scram-sha-256, scram-sha-512');
     expect(messageOf(e, 'KAFKA_SASL_PASSWORD_FILE')).toBe('set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both');
 
-    const protocol = problems({ HEADROOM_KEK: kek, KAFKA_SECURITY_PROTOCOL: 'TLS' });
+    const protocol = problems({ HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, KAFKA_SECURITY_PROTOCOL: 'TLS' });
     expect(protocol.problems).toEqual([{ key: 'KAFKA_SECURITY_PROTOCOL', message: 'must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL' }]);
 
-    const cert = problems({ HEADROOM_KEK: kek, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_TLS_CERT_FILE: file('c.crt', CERT) });
+    const cert = problems({ HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_TLS_CERT_FILE: file('c.crt', CERT) });
     expect(cert.problems).toEqual([{ key: 'KAFKA_TLS_CERT_FILE', message: 'needs KAFKA_TLS_KEY_FILE: a client certificate without its key' }]);
   });
 
   it('checks each file: missing, a directory, empty secret, not the PEM it should be (without quoting it)', () => {
     const e = problems({
-      HEADROOM_KEK: kek,
+      HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey,
       KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
       KAFKA_SASL_MECHANISM: 'plain',
       KAFKA_SASL_USERNAME_FILE: dir,
@@ -175,7 +179,7 @@ describe('Kafka settings in the base env schema', () => {
     expect(e.message).not.toContain('secret-key-material');
 
     const encrypted = problems({
-      HEADROOM_KEK: kek,
+      HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey,
       KAFKA_SECURITY_PROTOCOL: 'SSL',
       KAFKA_TLS_CERT_FILE: file('c2.crt', CERT),
       KAFKA_TLS_KEY_FILE: file('enc.key', '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIF\n-----END ENCRYPTED PRIVATE KEY-----\n'),
@@ -185,7 +189,7 @@ describe('Kafka settings in the base env schema', () => {
 });
 
 describe('the SASL password stays secret', () => {
-  const env = (extra: Record<string, string>) => ({ HEADROOM_KEK: kek, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USERNAME: 'headroom', ...extra });
+  const env = (extra: Record<string, string>) => ({ HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USERNAME: 'headroom', ...extra });
 
   it('is in no boot error, even when it lands in the wrong variable', () => {
     const errors = [
@@ -193,10 +197,10 @@ describe('the SASL password stays secret', () => {
       problems(env({ KAFKA_SASL_PASSWORD: PASSWORD, KAFKA_SASL_MECHANISM: 'nope', KAFKA_TLS_CA_FILE: '/nonexistent/ca', KAFKA_BROKERS: 'x' })),
       // Pasted into the mechanism, the protocol, the prefix, the boolean.
       problems(env({ KAFKA_SASL_MECHANISM: PASSWORD, KAFKA_SASL_PASSWORD: PASSWORD })),
-      problems({ HEADROOM_KEK: kek, KAFKA_SECURITY_PROTOCOL: PASSWORD }),
-      problems({ HEADROOM_KEK: kek, KAFKA_CLIENT_ID_PREFIX: `${PASSWORD} x`, KAFKA_TLS_REJECT_UNAUTHORIZED: PASSWORD }),
+      problems({ HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, KAFKA_SECURITY_PROTOCOL: PASSWORD }),
+      problems({ HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, KAFKA_CLIENT_ID_PREFIX: `${PASSWORD} x`, KAFKA_TLS_REJECT_UNAUTHORIZED: PASSWORD }),
       // Both the variable and the file, with PLAINTEXT.
-      problems({ HEADROOM_KEK: kek, KAFKA_SASL_PASSWORD: PASSWORD, KAFKA_SASL_PASSWORD_FILE: file('pw', PASSWORD) }),
+      problems({ HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, KAFKA_SASL_PASSWORD: PASSWORD, KAFKA_SASL_PASSWORD_FILE: file('pw', PASSWORD) }),
     ];
     for (const e of errors) {
       expect(e.problems.length).toBeGreaterThan(0);

@@ -1,12 +1,15 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { z } from 'zod';
 import { baseEnvSchema, ConfigError, loadConfig, portEnv } from './load-config';
+
+const controlPublicKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 
 const schema = baseEnvSchema.merge(portEnv(4010));
 const kek = Buffer.alloc(32, 7).toString('base64');
 
 describe('loadConfig', () => {
   it('applies defaults that point at the local stack', () => {
-    const cfg = loadConfig(schema, { HEADROOM_KEK: kek });
+    const cfg = loadConfig(schema, { HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey });
     expect(cfg.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
     expect(cfg.PORT).toBe(4010);
   });
@@ -14,13 +17,14 @@ describe('loadConfig', () => {
   it('reports every problem at once, each with its key', () => {
     let error: unknown;
     try {
-      loadConfig(schema, { KAFKA_BROKERS: 'not a broker', PORT: '99999', HEADROOM_KEK: 'c2hvcnQ=' });
+      loadConfig(schema, { KAFKA_BROKERS: 'not a broker', PORT: '99999', HEADROOM_KEK: 'c2hvcnQ=', HEADROOM_CONTROL_PUBLIC_KEY: `${controlPublicKey},c2hvcnQ=` });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const keys = (error as ConfigError).problems.map((p) => p.key).sort();
-    expect(keys).toEqual(['HEADROOM_KEK', 'KAFKA_BROKERS', 'PORT']);
+    expect(keys).toEqual(['HEADROOM_CONTROL_PUBLIC_KEY', 'HEADROOM_KEK', 'KAFKA_BROKERS', 'PORT']);
+    expect((error as ConfigError).problems.find((p) => p.key === 'HEADROOM_CONTROL_PUBLIC_KEY')?.message).toMatch(/Ed25519 public key/);
     expect((error as ConfigError).message).toContain('KAFKA_BROKERS');
   });
 

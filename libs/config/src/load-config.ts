@@ -39,6 +39,18 @@ export const baseEnvSchema = z.object({
     .string({ required_error: 'is required: base64 of a 32-byte key-encryption key (see README)' })
     .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be base64 of exactly 32 bytes'),
   HEADROOM_KEK_ID: z.string().min(1).default('kek-1'),
+  /**
+   * Control's Ed25519 public key(s), base64 SPKI DER, comma-separated while a new signing key is
+   * rolled out: control records not signed by one of them are refused (docs/security.md).
+   */
+  HEADROOM_CONTROL_PUBLIC_KEY: z
+    .string({ required_error: 'is required: base64 of control\'s Ed25519 public key (SPKI DER), see README' })
+    .refine((s) => s.split(',').every((k) => Buffer.from(k.trim(), 'base64').length === 44), 'must be base64 SPKI DER Ed25519 public key(s) (44 bytes each), comma-separated'),
+  /**
+   * Bearer token Prometheus presents to scrape the service's own /metrics, which names tenants and
+   * their volumes. Unset: /metrics refuses every request.
+   */
+  HEADROOM_METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().default('127.0.0.1'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),

@@ -1,8 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
-import type { MessageContract } from '@headroom/contracts';
+import { Headers, type MessageContract } from '@headroom/contracts';
+import type { SignatureCheck, SignedRecordMeta } from '@headroom/crypto';
 import { decodeRecord } from './codec';
 import type { KafkaLogger } from './client';
+
+/** A record the reader did not apply, with why: the caller dead-letters it. */
+export interface RefusedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  code: string;
+  reason: string;
+}
 
 /**
  * Reads a whole compacted topic (the control topic) into the caller's state, from the beginning, on
@@ -18,6 +31,8 @@ export class CompactedTopicReader {
   private syncing: Promise<void> | undefined;
   private done = false;
   private waiters: (() => void)[] = [];
+  /** Signing time of the newest record applied per key (replay detection). */
+  private readonly signedAt = new Map<string, number>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -26,6 +41,13 @@ export class CompactedTopicReader {
       groupPrefix: string;
       logger: KafkaLogger;
       apply: (key: string | null, value: unknown) => void;
+      /**
+       * Checks each record's signature before anything of it is applied (ControlRecordVerifier).
+       * A record that fails, or that is older than what this reader already applied for its key (a
+       * replayed record), is not applied: it goes to `refused`.
+       */
+      verify?: { check(meta: SignedRecordMeta, value: Buffer | null, headers: Record<string, string>): SignatureCheck };
+      refused?: (record: RefusedRecord) => void;
     },
   ) {
     this.consumer = kafka.consumer({ groupId: `${opts.groupPrefix}-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
@@ -60,6 +82,13 @@ export class CompactedTopicReader {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
         const key = message.key ? message.key.toString('utf8') : null;
+        const refusal = this.refusal(topic, key, message.value, headers);
+        if (refusal) {
+          this.opts.logger.error({ key, code: refusal.code, reason: refusal.reason }, 'control record refused');
+          this.opts.refused?.({ topic, partition, offset: message.offset, key, value: message.value, headers, ...refusal });
+          this.advance(partition, message.offset);
+          return;
+        }
         const decoded = decodeRecord(topic, key, message.value, headers, new Set([this.opts.contract.id]), undefined);
         if (decoded.ok) {
           try {
@@ -71,14 +100,34 @@ export class CompactedTopicReader {
         } else {
           this.opts.logger.error({ key, code: decoded.code, reason: decoded.reason }, 'invalid control record skipped');
         }
-        this.position.set(partition, BigInt(message.offset) + 1n);
-        const target = this.targets.get(partition);
-        if (target !== undefined && BigInt(message.offset) + 1n >= target) {
-          this.targets.delete(partition);
-          if (this.targets.size === 0) this.markCaughtUp();
-        }
+        this.advance(partition, message.offset);
       },
     });
+  }
+
+  /** Why a record must not be applied (unsigned, forged, or replayed over a newer one), if it must not. */
+  private refusal(topic: string, key: string | null, value: Buffer | null, headers: Record<string, string>): { code: string; reason: string } | undefined {
+    if (!this.opts.verify) return undefined;
+    const check = this.opts.verify.check({ topic, key, schema: headers[Headers.schema], codec: headers[Headers.codec] }, value, headers);
+    if (!check.ok) return { code: check.code, reason: check.reason };
+    // Compaction keeps the newest record per key, so an older signature after a newer one for the same
+    // key can only be a replay of a genuine old record (e.g. an API key from before its revocation).
+    const entity = key ?? '';
+    const newest = this.signedAt.get(entity);
+    if (newest !== undefined && check.signedAt < newest) {
+      return { code: 'control_replayed', reason: `signed at ${new Date(check.signedAt).toISOString()}, before the record already applied for this key (${new Date(newest).toISOString()})` };
+    }
+    this.signedAt.set(entity, check.signedAt);
+    return undefined;
+  }
+
+  private advance(partition: number, offset: string): void {
+    this.position.set(partition, BigInt(offset) + 1n);
+    const target = this.targets.get(partition);
+    if (target !== undefined && BigInt(offset) + 1n >= target) {
+      this.targets.delete(partition);
+      if (this.targets.size === 0) this.markCaughtUp();
+    }
   }
 
   /**

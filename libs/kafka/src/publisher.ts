@@ -1,7 +1,7 @@
 import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Counter } from 'prom-client';
-import type { MessageContract, MessageOf, TopicSpec } from '@headroom/contracts';
-import type { TenantKeyring } from '@headroom/crypto';
+import { Headers, type MessageContract, type MessageOf, type TopicSpec } from '@headroom/contracts';
+import type { ControlRecordSigner, TenantKeyring } from '@headroom/crypto';
 import { encodeRecord, type EncodedRecord } from './codec';
 import { RecordTooLargeError } from './errors';
 import { recordKey } from './partitioning';
@@ -113,6 +113,15 @@ export interface PublishCallOptions<C extends MessageContract> extends PublishOp
  * Sealed payloads are compressed by the codec before encryption (ciphertext does not compress), so
  * the Kafka-level compression is off.
  */
+/**
+ * Signs the records of some topics (control signs headroom.control.v1: services refuse what it did
+ * not sign). The signature covers the encoded bytes, so it is added after encoding.
+ */
+export interface RecordSigner {
+  topics: ReadonlySet<string>;
+  signer: Pick<ControlRecordSigner, 'sign'>;
+}
+
 export class RecordPublisher {
   private readonly producer: Producer;
   private connected = false;
@@ -123,6 +132,7 @@ export class RecordPublisher {
     kafka: Kafka,
     private readonly keyring: TenantKeyring | undefined,
     private readonly produced?: Counter<'topic'>,
+    private readonly opts: { signer?: RecordSigner } = {},
   ) {
     this.producer = kafka.producer({
       idempotent: true,
@@ -241,6 +251,13 @@ export class RecordPublisher {
     out: { message: EncodedRecord; bytes: number }[],
   ): void {
     const message = encodeRecord(contract, value, { ...meta, keyring: this.keyring });
+    const signer = this.opts.signer;
+    if (signer?.topics.has(contract.topic.name)) {
+      Object.assign(
+        message.headers,
+        signer.signer.sign({ topic: contract.topic.name, key: message.key, schema: message.headers[Headers.schema], codec: message.headers[Headers.codec] }, message.value),
+      );
+    }
     const bytes = encodedRecordBytes(message);
     if (bytes <= limit) {
       out.push({ message, bytes });

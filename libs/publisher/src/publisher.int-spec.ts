@@ -20,7 +20,7 @@ import {
 } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { CODEC_SEALED, createKafkaClient, decodeRecord, readRawRecords, RecordPublisher, type RawRecord } from '@headroom/kafka';
-import { localSecrets, silentLogger, testInfra } from '@headroom/testing';
+import { localSecrets, silentLogger, testInfra, controlTrust } from '@headroom/testing';
 import { InvalidTelemetryError, TenantUnavailableError } from './errors';
 import { TelemetryPublisher, type TelemetryPublisherOptions } from './telemetry-publisher';
 
@@ -29,7 +29,7 @@ const secrets = localSecrets();
 const kek = KeyEncryptionKey.fromBase64(secrets.kek);
 const infra = testInfra();
 const kafka = createKafkaClient({ brokers: infra.brokers, clientId: `publisher-int-${run}`, logger: silentLogger() });
-const controlPublisher = new RecordPublisher(kafka, undefined);
+const controlPublisher = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
 const tenantA = `pub-a-${run}`;
 const tenantB = `pub-b-${run}`;
 /** Holds only the keys this spec made: each tenant's own keyring. */
@@ -53,6 +53,7 @@ async function makeTenant(tenant: string, keyring: TenantKeyring, limits?: Tenan
 const options = (tenant: string, extra: Partial<TelemetryPublisherOptions> = {}): TelemetryPublisherOptions => ({
   brokers: infra.brokers,
   kekBase64: secrets.kek,
+  controlPublicKeys: secrets.controlPublicKey,
   kekId: 'kek-1',
   tenant,
   clientId: `publisher-int-${run}`,

@@ -10,7 +10,7 @@ import {
   type TenantLimits,
   type TenantRecord,
 } from '@headroom/contracts';
-import { CryptoError, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import { ControlRecordVerifier, CryptoError, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { CompactedTopicReader, createKafkaClient, RecordPublisher, type KafkaLogger, type KafkaSecurity, type OutgoingRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
 import { InvalidTelemetryError, PublisherClosedError, RecordAbortedError, TelemetryPublishError, TenantUnavailableError } from './errors';
@@ -63,6 +63,8 @@ export interface TelemetryPublisherOptions extends TelemetryPublisherSettings {
   kekBase64: string;
   /** The KEK's id (HEADROOM_KEK_ID; default `kek-1`, as the services'). */
   kekId?: string;
+  /** Control's Ed25519 public key(s) (HEADROOM_CONTROL_PUBLIC_KEY): control records it did not sign are ignored. */
+  controlPublicKeys: string;
   clientId: string;
   logger: KafkaLogger;
   /** How long `connect()` waits for the control topic to be read to its end (default 30 s). */
@@ -202,6 +204,8 @@ export class TelemetryPublisher {
       apply: (key, value) => {
         if (concernsTenant(opts.tenant, key, value)) directory.apply(key, value);
       },
+      // A forged tenant record or data key would otherwise make this process seal data under an attacker's key.
+      verify: ControlRecordVerifier.fromBase64List(opts.controlPublicKeys),
     });
     const records = new RecordPublisher(kafka, keyring);
     const stop = async () => {

@@ -1,7 +1,8 @@
-import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Controller, Get, Header, Headers, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
-import { METRICS, READINESS } from './tokens';
+import { METRICS, METRICS_TOKEN, READINESS } from './tokens';
 import type { Readiness } from './readiness';
 
 @Controller()
@@ -9,6 +10,7 @@ export class HealthController {
   constructor(
     @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(METRICS) private readonly metrics: Registry,
+    @Inject(METRICS_TOKEN) private readonly metricsToken: string | undefined,
   ) {}
 
   /** Liveness: the process answers. */
@@ -23,10 +25,25 @@ export class HealthController {
     await reply.status(status.ready ? 200 : 503).send(status);
   }
 
-  /** The service's own metrics (not tenants' data: that is the exporters' job). */
+  /**
+   * The service's own metrics (not tenants' data: that is the exporters' job). They name tenants and
+   * their volumes (per-tenant limits and discards, as Mimir's do), so only the scraper's bearer
+   * token (HEADROOM_METRICS_TOKEN) reads them; without one configured, nobody does.
+   */
   @Get('metrics')
   @Header('Cache-Control', 'no-store')
-  async metricsText(@Res() reply: FastifyReply) {
+  async metricsText(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply) {
+    if (!this.metricsToken) {
+      await reply.status(401).send({ error: 'unauthorized', message: 'metrics are disabled: set HEADROOM_METRICS_TOKEN and scrape with it as a bearer token' });
+      return;
+    }
+    const given = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '')?.[1];
+    if (!given || !timingSafeEqual(digest(given), digest(this.metricsToken))) {
+      await reply.status(401).header('WWW-Authenticate', 'Bearer realm="metrics"').send({ error: 'unauthorized', message: 'the metrics bearer token is required' });
+      return;
+    }
     await reply.header('Content-Type', this.metrics.contentType).send(await this.metrics.metrics());
   }
 }
+
+const digest = (s: string) => createHash('sha256').update(s).digest();

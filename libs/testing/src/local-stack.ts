@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { ControlRecordMessage } from '@headroom/contracts';
+import { ControlRecordSigner, generateControlSigningKeys } from '@headroom/crypto';
+import type { RecordSigner } from '@headroom/kafka';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -12,6 +15,11 @@ export interface LocalSecrets {
   kek: string;
   adminToken: string;
   slackToken: string;
+  /** Control's Ed25519 key pair (base64 PKCS#8 / SPKI DER): it signs control records, every service checks them. */
+  controlSigningKey: string;
+  controlPublicKey: string;
+  /** The bearer token /metrics requires. */
+  metricsToken: string;
 }
 
 /**
@@ -32,15 +40,45 @@ export function localStateDir(): string {
 export function localSecrets(): LocalSecrets {
   const dir = localStateDir();
   const file = join(dir, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
-  mkdirSync(dir, { recursive: true });
+  const stored: Partial<LocalSecrets> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalSecrets>) : {};
+  // Secrets added since the file was written are added to it (the ones there are kept: data depends on them).
+  const pair = stored.controlSigningKey && stored.controlPublicKey ? undefined : generateControlSigningKeys();
   const secrets: LocalSecrets = {
-    kek: randomBytes(32).toString('base64'),
-    adminToken: randomBytes(24).toString('base64url'),
-    slackToken: `xoxb-local-${randomBytes(12).toString('hex')}`,
+    kek: stored.kek ?? randomBytes(32).toString('base64'),
+    adminToken: stored.adminToken ?? randomBytes(24).toString('base64url'),
+    slackToken: stored.slackToken ?? `xoxb-local-${randomBytes(12).toString('hex')}`,
+    controlSigningKey: stored.controlSigningKey && stored.controlPublicKey ? stored.controlSigningKey : pair!.signingKey,
+    controlPublicKey: stored.controlSigningKey && stored.controlPublicKey ? stored.controlPublicKey : pair!.publicKey,
+    metricsToken: stored.metricsToken ?? randomBytes(24).toString('base64url'),
   };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  if (Object.keys(secrets).some((k) => stored[k as keyof LocalSecrets] === undefined)) {
+    mkdirSync(dir, { recursive: true });
+    // Written whole then renamed: a concurrent reader never sees half a file.
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+    renameSync(tmp, file);
+  }
   return secrets;
+}
+
+/**
+ * What a test needs to run services and write control records as control would: the services'
+ * trust settings (control's public key, the metrics token), a signer for a RecordPublisher that
+ * plays control (`new RecordPublisher(kafka, keyring, undefined, { signer: trust.signer })`), and
+ * the header that reads /metrics. The local stack's pair, so every test and the stack agree.
+ */
+export function controlTrust(secrets: LocalSecrets = localSecrets()): {
+  env: { HEADROOM_CONTROL_PUBLIC_KEY: string; HEADROOM_METRICS_TOKEN: string };
+  controlEnv: { CONTROL_SIGNING_KEY: string };
+  signer: RecordSigner;
+  metricsHeaders: { authorization: string };
+} {
+  return {
+    env: { HEADROOM_CONTROL_PUBLIC_KEY: secrets.controlPublicKey, HEADROOM_METRICS_TOKEN: secrets.metricsToken },
+    controlEnv: { CONTROL_SIGNING_KEY: secrets.controlSigningKey },
+    signer: { topics: new Set([ControlRecordMessage.topic.name]), signer: ControlRecordSigner.fromBase64(secrets.controlSigningKey) },
+    metricsHeaders: { authorization: `Bearer ${secrets.metricsToken}` },
+  };
 }
 
 /** Environment of each service for the local stack; infra addresses default to `npm run infra:up`'s. */
@@ -51,6 +89,8 @@ export function serviceEnv(
 ): Record<string, string> {
   const env: Record<string, string> = {
     HEADROOM_KEK: secrets.kek,
+    HEADROOM_CONTROL_PUBLIC_KEY: secrets.controlPublicKey,
+    HEADROOM_METRICS_TOKEN: secrets.metricsToken,
     LOG_LEVEL: extra.logLevel ?? 'info',
   };
   for (const k of ['KAFKA_BROKERS', 'DATABASE_URL', 'REDIS_URL']) if (process.env[k]) env[k] = process.env[k]!;
@@ -58,6 +98,7 @@ export function serviceEnv(
   switch (service) {
     case 'control':
       env['CONTROL_ADMIN_TOKEN'] = secrets.adminToken;
+      env['CONTROL_SIGNING_KEY'] = secrets.controlSigningKey;
       break;
     case 'analytics':
       env['ANALYTICS_GROUP_ID'] = group('analytics');

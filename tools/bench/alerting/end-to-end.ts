@@ -23,7 +23,7 @@ import {
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, decodeRecord, RecordPublisher, type KafkaClient } from '@headroom/kafka';
 import { generateApiKey } from '@headroom/tenancy';
-import { expectEventually, ROOT, serviceEnv, silentLogger, testInfra, WebhookReceiver } from '@headroom/testing';
+import { expectEventually, ROOT, serviceEnv, silentLogger, testInfra, WebhookReceiver, controlTrust, localSecrets } from '@headroom/testing';
 
 /** The bench's settle when none is given: alerting's own default (ALERTING_SETTLE_MS in apps/alerting/src/config.ts). */
 const DEFAULT_SETTLE_MS = 300;
@@ -143,7 +143,7 @@ class AlertingProcess {
   }
 
   async metricsText(): Promise<string> {
-    return (await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    return (await fetch(`${this.url}/metrics`, { headers: controlTrust().metricsHeaders, signal: AbortSignal.timeout(5_000) })).text();
   }
 
   async stop(timeoutMs = 30_000): Promise<number | null> {
@@ -542,7 +542,7 @@ export async function endToEnd(opts: EndToEndOptions, log: Log): Promise<Record<
   });
   const databaseUrl = Object.assign(new URL(infra.databaseUrl), { pathname: `/${database}` }).toString();
   const env = {
-    ...serviceEnv('alerting', { kek: kekBase64, adminToken: 'unused', slackToken: 'xoxb-bench-unused' }, { slackApiUrl: 'http://127.0.0.1:5599/api/' }),
+    ...serviceEnv('alerting', { ...localSecrets(), kek: kekBase64, adminToken: 'unused', slackToken: 'xoxb-bench-unused' }, { slackApiUrl: 'http://127.0.0.1:5599/api/' }),
     ALERTING_GROUP_ID: groupId,
     DATABASE_URL: databaseUrl,
     // Always explicit, so the figure printed is the one the app ran with.
@@ -554,8 +554,8 @@ export async function endToEnd(opts: EndToEndOptions, log: Log): Promise<Record<
     kek,
     keyring,
     kafka,
-    control: new RecordPublisher(kafka, undefined),
-    data: new RecordPublisher(kafka, keyring),
+    control: new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer }),
+    data: new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer }),
     pool: new Pool({ connectionString: databaseUrl, max: 2 }),
     app,
     log,

@@ -15,7 +15,7 @@ import { AlertEventMessage, ControlRecordMessage, controlKey, SignalBatchMessage
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, decodeRecord, RecordPublisher, type KafkaClient } from '@headroom/kafka';
 import { createLogger } from '@headroom/runtime';
-import { expectEventually, silentLogger, SlackMock, testInfra, uniqueId } from '@headroom/testing';
+import { expectEventually, silentLogger, SlackMock, testInfra, uniqueId, controlTrust } from '@headroom/testing';
 import { loadConfig } from '@headroom/config';
 import { AppModule } from '../app.module';
 import { alertingEnvSchema } from '../config';
@@ -54,8 +54,8 @@ async function pinGroupAtEnd(kafka: KafkaClient, groupId: string, topic: string)
 describe('anomaly alerts (Kafka, Redis, Slack API mock)', () => {
   const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'alerting-anomalies-int-spec', logger: silentLogger() });
   const keyring = new TenantKeyring(kek);
-  const control = new RecordPublisher(kafka, undefined);
-  const data = new RecordPublisher(kafka, keyring);
+  const control = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
+  const data = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
   const slack = new SlackMock(SLACK_TOKEN);
   const redis = new Redis(infra.redisUrl);
   const tenantA = uniqueId('label-anom-a');
@@ -135,7 +135,7 @@ describe('anomaly alerts (Kafka, Redis, Slack API mock)', () => {
       KAFKA_BROKERS: infra.brokers.join(','),
       REDIS_URL: infra.redisUrl,
       DATABASE_URL: infra.databaseUrl,
-      HEADROOM_KEK: kekBase64,
+      HEADROOM_KEK: kekBase64, ...controlTrust().env,
       HEADROOM_KEK_ID: kekId,
       SLACK_TOKEN,
       SLACK_API_URL: slackApiUrl,
@@ -171,7 +171,7 @@ describe('anomaly alerts (Kafka, Redis, Slack API mock)', () => {
     const first = events.find((e) => e.value.startsAt === t0)!;
     expect(first.value).toMatchObject({ ruleId: 'anomaly', state: 'firing', startsAt: t0, endsAt: t0 + 5 * 60_000, value: 0.95, threshold: 0.8, labels: { alertname: 'anomaly', severity: 'critical', route: '/play' } });
 
-    const metricsText = await (await fetch(`${url}/metrics`)).text();
+    const metricsText = await (await fetch(`${url}/metrics`, { headers: controlTrust().metricsHeaders })).text();
     expect(metricsText).toContain('headroom_alerting_notifications_total{channel="slack",outcome="sent"} 2');
   }, 120_000);
 });

@@ -18,7 +18,7 @@ import { createKafkaClient, decodeRecord, readRawRecords, RecordPublisher } from
 import { createLogger } from '@headroom/runtime';
 import { generateApiKey } from '@headroom/tenancy';
 import { loadConfig } from '@headroom/config';
-import { expectEventually, PagerDutyMock, silentLogger, SlackMock, testInfra, uniqueId, WebhookReceiver, type PagerDutyEventRecord } from '@headroom/testing';
+import { expectEventually, PagerDutyMock, silentLogger, SlackMock, testInfra, uniqueId, WebhookReceiver, type PagerDutyEventRecord, controlTrust } from '@headroom/testing';
 import { AppModule } from '../app.module';
 import { alertingEnvSchema } from '../config';
 import { verifyWebhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../channels/webhook/webhook.channel';
@@ -63,8 +63,8 @@ const payloadOf = (d: { body: Buffer }) => JSON.parse(d.body.toString('utf8')) a
 describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
   const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'dispatch-int-spec', logger: silentLogger() });
   const keyring = new TenantKeyring(kek);
-  const control = new RecordPublisher(kafka, undefined);
-  const data = new RecordPublisher(kafka, keyring);
+  const control = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
+  const data = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
   const pool = new Pool({ connectionString: infra.databaseUrl, max: 2 });
   const pagerduty = new PagerDutyMock();
   const slack = new SlackMock(TENANT_BOT);
@@ -135,7 +135,7 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
       KAFKA_BROKERS: infra.brokers.join(','),
       REDIS_URL: infra.redisUrl,
       DATABASE_URL: infra.databaseUrl,
-      HEADROOM_KEK: kekBase64,
+      HEADROOM_KEK: kekBase64, ...controlTrust().env,
       HEADROOM_KEK_ID: kekId,
       SLACK_TOKEN: 'xoxb-unused',
       PAGERDUTY_EVENTS_URL: pagerduty.url(),
@@ -384,7 +384,7 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
   });
 
   it('exposes per-channel self-metrics', async () => {
-    const text = await (await fetch(`${url}/metrics`)).text();
+    const text = await (await fetch(`${url}/metrics`, { headers: controlTrust().metricsHeaders })).text();
     expect(text).toMatch(/headroom_alerting_notifications_total\{channel="webhook",outcome="sent"\} [1-9]/);
     expect(text).toMatch(/headroom_alerting_notifications_total\{channel="webhook",outcome="failed"\} [1-9]/);
     expect(text).toMatch(/headroom_alerting_notifications_total\{channel="pagerduty",outcome="sent"\} [1-9]/);

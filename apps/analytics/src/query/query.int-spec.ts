@@ -28,7 +28,7 @@ import { ControlRecordMessage, controlKey, TelemetryBatchMessage, type ControlRe
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, RecordPublisher } from '@headroom/kafka';
 import { generateApiKey } from '@headroom/tenancy';
-import { expectEventually, localSecrets, ROOT, serviceEnv, ServiceProcess, silentLogger, testInfra } from '@headroom/testing';
+import { expectEventually, localSecrets, ROOT, serviceEnv, ServiceProcess, silentLogger, testInfra, controlTrust } from '@headroom/testing';
 
 const run = randomBytes(3).toString('hex');
 const groupPrefix = `query-int-${run}`;
@@ -38,8 +38,8 @@ const kek = KeyEncryptionKey.fromBase64(secrets.kek);
 const keyring = new TenantKeyring(kek);
 const infra = testInfra();
 const kafka = createKafkaClient({ brokers: infra.brokers, clientId: groupPrefix, logger: silentLogger() });
-const controlPublisher = new RecordPublisher(kafka, undefined);
-const telemetryPublisher = new RecordPublisher(kafka, keyring);
+const controlPublisher = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
+const telemetryPublisher = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
 const pool = new Pool({ connectionString: infra.databaseUrl, max: 2 });
 const execFileAsync = promisify(execFile);
 

@@ -23,7 +23,7 @@ import {
 } from '@headroom/contracts';
 import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, decodeRecord, readRawRecords, RecordPublisher, type RawRecord } from '@headroom/kafka';
-import { expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
+import { expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, controlTrust } from '@headroom/testing';
 
 const run = randomBytes(3).toString('hex');
 const groupPrefix = `signals-int-${run}`;
@@ -32,8 +32,8 @@ const kek = KeyEncryptionKey.fromBase64(secrets.kek);
 const keyring = new TenantKeyring(kek);
 const infra = testInfra();
 const kafka = createKafkaClient({ brokers: infra.brokers, clientId: groupPrefix, logger: silentLogger() });
-const controlPublisher = new RecordPublisher(kafka, undefined);
-const telemetryPublisher = new RecordPublisher(kafka, keyring);
+const controlPublisher = new RecordPublisher(kafka, undefined, undefined, { signer: controlTrust().signer });
+const telemetryPublisher = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
 const pool = new Pool({ connectionString: infra.databaseUrl, max: 2 });
 const W = 10_000;
 

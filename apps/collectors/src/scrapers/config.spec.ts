@@ -1,7 +1,10 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { parseScrapersConfig, validateScrapersConfig } from './config';
 import { SCRAPERS } from './registry';
 import { collectorsEnvSchema } from '../config';
 import { ConfigError, loadConfig } from '@headroom/config';
+
+const controlPublicKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 
 const paths = (r: ReturnType<typeof validateScrapersConfig>) => (r.ok ? [] : r.issues.map((i) => i.path));
 
@@ -102,13 +105,13 @@ describe('COLLECTORS_SCRAPERS', () => {
 
   it('is validated at boot with the other variables: every problem under COLLECTORS_SCRAPERS.<path>; unset means none', () => {
     const kek = Buffer.alloc(32, 1).toString('base64');
-    expect(loadConfig(collectorsEnvSchema, { HEADROOM_KEK: kek }).COLLECTORS_SCRAPERS).toBeUndefined();
-    expect(loadConfig(collectorsEnvSchema, { HEADROOM_KEK: kek, COLLECTORS_SCRAPERS: ' ' }).COLLECTORS_SCRAPERS).toBeUndefined();
-    const ok = loadConfig(collectorsEnvSchema, { HEADROOM_KEK: kek, COLLECTORS_SCRAPERS: JSON.stringify({ tenant: 'ops', scrapers: [{ type: 'host' }] }) });
+    expect(loadConfig(collectorsEnvSchema, { HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey }).COLLECTORS_SCRAPERS).toBeUndefined();
+    expect(loadConfig(collectorsEnvSchema, { HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, COLLECTORS_SCRAPERS: ' ' }).COLLECTORS_SCRAPERS).toBeUndefined();
+    const ok = loadConfig(collectorsEnvSchema, { HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, COLLECTORS_SCRAPERS: JSON.stringify({ tenant: 'ops', scrapers: [{ type: 'host' }] }) });
     expect(ok.COLLECTORS_SCRAPERS).toMatchObject({ tenant: 'ops', intervalMs: 15000, scrapers: [{ name: 'host' }] });
     let error: unknown;
     try {
-      loadConfig(collectorsEnvSchema, { HEADROOM_KEK: kek, PORT: 'x', COLLECTORS_SCRAPERS: JSON.stringify({ tenant: 'ops', scrapers: [{ type: 'redis', url: 'x' }, { type: 'http_probe' }] }) });
+      loadConfig(collectorsEnvSchema, { HEADROOM_KEK: kek, HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey, PORT: 'x', COLLECTORS_SCRAPERS: JSON.stringify({ tenant: 'ops', scrapers: [{ type: 'redis', url: 'x' }, { type: 'http_probe' }] }) });
     } catch (e) {
       error = e;
     }

@@ -21,6 +21,7 @@ export interface SchedulerDeps {
   instance: string;
   /** Handed to the scrapers (the `kafka` scraper reads consumer lag with it). */
   kafka?: KafkaClient;
+  metricsToken?: string;
   now?: () => number;
 }
 
@@ -57,7 +58,7 @@ export class ScrapeScheduler {
     private readonly deps: SchedulerDeps,
   ) {
     this.now = deps.now ?? Date.now;
-    this.running = config.scrapers.map((entry) => ({ entry, scraper: entry.factory.create(entry.config, { logger: deps.logger, instance: deps.instance, kafka: deps.kafka }), busy: false, collecting: false }));
+    this.running = config.scrapers.map((entry) => ({ entry, scraper: entry.factory.create(entry.config, { logger: deps.logger, instance: deps.instance, kafka: deps.kafka, metricsToken: deps.metricsToken }), busy: false, collecting: false }));
     this.errors = counter(deps.metrics, 'headroom_scraper_errors_total', 'Scrape cycles of a scraper that published nothing or only scraper_up 0, by reason (collect_failed, timeout, unknown_tenant, lease_unavailable, overrun, refused_<error>, publish_failed).', ['scraper', 'reason']);
     this.scrapes = counter(deps.metrics, 'headroom_scrapes_total', 'Scrape cycles this replica collected and published (it held the lease).', ['scraper']);
     this.duration =

@@ -15,6 +15,8 @@ export interface ScraperDeps {
   instance: string;
   /** The service's own Kafka client (KAFKA_BROKERS and its security settings), for the `kafka` scraper. */
   kafka?: KafkaClient;
+  /** The deployment's HEADROOM_METRICS_TOKEN: Headroom services' own /metrics require it (service_runtime sends it). */
+  metricsToken?: string;
 }
 
 /** One scrape: every point carries `timestamp` (the cycle's slot, so duplicates would be visible). */

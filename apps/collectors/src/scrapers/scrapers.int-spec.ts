@@ -15,7 +15,7 @@ import { Headers, Topics, type MetricPoint, type TelemetryBatch } from '@headroo
 import { KeyEncryptionKey } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor, controlTrust } from '@headroom/testing';
 import { leaseKey, RedisLeaseStore, ScrapeLeases } from './lease';
 
 const secrets = localSecrets();
@@ -65,7 +65,7 @@ function open(directory: TenantDirectory, r: RawRecord): TelemetryBatch {
 
 /** A counter's value on one replica's /metrics, e.g. `headroom_scrapes_total` with `scraper="redis"`. */
 async function counterOn(replica: ServiceProcess, name: string, ...labels: string[]): Promise<number> {
-  const text = await (await fetch(`${replica.url}/metrics`)).text();
+  const text = await (await fetch(`${replica.url}/metrics`, { headers: controlTrust().metricsHeaders })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)));
   return line ? Number(line.split(' ').pop()) : 0;
 }

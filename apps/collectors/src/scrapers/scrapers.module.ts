@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { Registry } from 'prom-client';
-import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
+import { LOGGER, METRICS, METRICS_TOKEN, type Logger } from '@headroom/runtime';
 import type { KafkaClient } from '@headroom/kafka';
 import { CONTROL_READY, KAFKA, TenantDirectory } from '@headroom/tenancy';
 import { IngestService } from '../ingest/ingest.service';
@@ -28,6 +28,7 @@ class ScrapersLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(METRICS) private readonly metrics: Registry,
     @Inject(KAFKA) private readonly kafka: KafkaClient,
     @Inject(CONTROL_READY) private readonly controlReady: () => Promise<void>,
+    @Inject(METRICS_TOKEN) private readonly metricsToken: string | undefined,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -44,6 +45,7 @@ class ScrapersLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
       metrics: this.metrics,
       instance,
       kafka: this.kafka,
+      metricsToken: this.metricsToken,
     });
     // Once the control topic is read (the tenant is known by then, if it exists): no false unknown_tenant at boot.
     const scheduler = this.scheduler;

@@ -23,7 +23,7 @@ import { loadConfig } from '@headroom/config';
 import { createKafkaClient, ensureTopics, RecordPublisher } from '@headroom/kafka';
 import { createLogger, listeningPort } from '@headroom/runtime';
 import { generateApiKey } from '@headroom/tenancy';
-import { expectEventually, testInfra, uniqueId } from '@headroom/testing';
+import { expectEventually, testInfra, uniqueId, controlTrust } from '@headroom/testing';
 import { AppModule } from '../app.module';
 import { exportersEnvSchema } from '../config';
 import { openMetricsContentType } from './exposition';
@@ -39,7 +39,7 @@ const infra = testInfra();
 const kekBase64 = randomBytes(32).toString('base64');
 const kek = KeyEncryptionKey.fromBase64(kekBase64, 'kek-1');
 const logger = createLogger('exporters', process.env['LOG_LEVEL'] ?? 'silent');
-const config = loadConfig(exportersEnvSchema, { HEADROOM_KEK: kekBase64, KAFKA_BROKERS: infra.brokers.join(','), DATABASE_URL: infra.databaseUrl, PORT: '0', LOG_LEVEL: 'silent' });
+const config = loadConfig(exportersEnvSchema, { HEADROOM_KEK: kekBase64, ...controlTrust().env, KAFKA_BROKERS: infra.brokers.join(','), DATABASE_URL: infra.databaseUrl, PORT: '0', LOG_LEVEL: 'silent' });
 
 const tenantA = uniqueId('scrape-a');
 const tenantB = uniqueId('scrape-b');
@@ -179,7 +179,7 @@ class Prometheus {
 
   /** A counter from Prometheus's own /metrics page, summed over its label sets. */
   async ownCounter(name: string): Promise<number> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const text = await (await fetch(`${this.url}/metrics`, { headers: controlTrust().metricsHeaders })).text();
     return text
       .split('\n')
       .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
@@ -199,7 +199,7 @@ class Prometheus {
 describe('Prometheus endpoint scraped by the real Prometheus 2.42', () => {
   const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'prometheus-scrape-int-spec', logger });
   const keyring = new TenantKeyring(kek);
-  const publisher = new RecordPublisher(kafka, keyring);
+  const publisher = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
   let consuming: Awaited<ReturnType<typeof boot>>;
   let serving: Awaited<ReturnType<typeof boot>>;
   let proxy: Awaited<ReturnType<typeof textOnlyProxy>>;

@@ -22,7 +22,7 @@ import { createWrappedKey, KeyEncryptionKey, TenantKeyring } from '@headroom/cry
 import { createKafkaClient, ensureTopics, RecordPublisher } from '@headroom/kafka';
 import { loadConfig } from '@headroom/config';
 import { createLogger } from '@headroom/runtime';
-import { expectEventually, PrometheusProcess, TenantGateway, testInfra, uniqueId, VictoriaMetricsProcess, type PromSeries } from '@headroom/testing';
+import { expectEventually, PrometheusProcess, TenantGateway, testInfra, uniqueId, VictoriaMetricsProcess, type PromSeries, controlTrust } from '@headroom/testing';
 import { AppModule } from '../app.module';
 import { exportersEnvSchema } from '../config';
 
@@ -64,7 +64,7 @@ function samplesOf(series: PromSeries[], match: Record<string, string>): [number
 describe('export sinks (real Kafka, Prometheus, VictoriaMetrics)', () => {
   const kafka = createKafkaClient({ brokers: infra.brokers, clientId: 'sinks-int-spec', logger });
   const keyring = new TenantKeyring(kek);
-  const publisher = new RecordPublisher(kafka, keyring);
+  const publisher = new RecordPublisher(kafka, keyring, undefined, { signer: controlTrust().signer });
   const services: Record<'pair' | 'vmLabel' | 'vmOrg', Service> = {} as never;
 
   /** New consumer groups (the service's own and one per sink) positioned at the topic's end. */
@@ -130,7 +130,7 @@ describe('export sinks (real Kafka, Prometheus, VictoriaMetrics)', () => {
     const groupId = uniqueId('sinks-int');
     await groupsAtEnd(groupId, sinks);
     const config = loadConfig(exportersEnvSchema, {
-      HEADROOM_KEK: kekBase64,
+      HEADROOM_KEK: kekBase64, ...controlTrust().env,
       KAFKA_BROKERS: infra.brokers.join(','),
       DATABASE_URL: infra.databaseUrl,
       PORT: '0',

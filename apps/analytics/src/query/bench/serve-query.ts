@@ -19,7 +19,7 @@ class QueryOnlyModule {
       module: QueryOnlyModule,
       imports: [
         RuntimeModule.forRoot({ service: 'analytics', logger }),
-        TenancyModule.forRoot({ service: 'analytics', kafka: kafkaConnectionFromConfig(config, 'analytics'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        TenancyModule.forRoot({ service: 'analytics', kafka: kafkaConnectionFromConfig(config, 'analytics'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID, controlPublicKeys: config.HEADROOM_CONTROL_PUBLIC_KEY }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         QueryModule.forRoot(config),
       ],

@@ -14,7 +14,7 @@ import { Headers, Topics, type MetricPoint, type TelemetryBatch } from '@headroo
 import { KeyEncryptionKey } from '@headroom/crypto';
 import { CODEC_SEALED, createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor, controlTrust } from '@headroom/testing';
 import { decodeExportMetricsResponse } from './otlp-proto';
 
 const secrets = localSecrets();
@@ -157,7 +157,7 @@ describe('OTLP/HTTP metrics receiver (collectors and control as processes; the O
     );
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ partialSuccess: { rejectedDataPoints: '2', errorMessage: expect.stringContaining('2 of 3 data points rejected') } });
-    const metrics = await (await fetch(`${collectors.url}/metrics`)).text();
+    const metrics = await (await fetch(`${collectors.url}/metrics`, { headers: controlTrust().metricsHeaders })).text();
     expect(metrics).toMatch(new RegExp(`headroom_discarded_samples_total\\{tenant="${A}",reason="invalid_value"[^}]*\\} [1-9]`));
     expect(metrics).toMatch(new RegExp(`headroom_discarded_samples_total\\{tenant="${A}",reason="sample_too_old"[^}]*\\} [1-9]`));
     const byTenant = await pointsOnTopic(directory, (t) => t[A].some((p) => p.name === promName('partial')));

@@ -79,13 +79,15 @@ export const serviceRuntimeScraper: ScraperFactory<ServiceRuntimeConfig> = {
     return issues;
   },
 
-  create(config: ServiceRuntimeConfig): Scraper {
+  create(config: ServiceRuntimeConfig, deps): Scraper {
+    // The targets are Headroom services of this deployment: they share its metrics token.
+    const headers: Record<string, string> = deps.metricsToken ? { authorization: `Bearer ${deps.metricsToken}` } : {};
     return {
       async collect({ timestamp, signal }: ScrapeContext): Promise<MetricPoint[]> {
         const results = await Promise.all(
           config.targets.map(async (t) => {
             try {
-              const res = await fetch(t.url, { signal: AbortSignal.any([AbortSignal.timeout(config.timeoutMs), signal]) });
+              const res = await fetch(t.url, { headers, signal: AbortSignal.any([AbortSignal.timeout(config.timeoutMs), signal]) });
               if (!res.ok) throw new Error(`HTTP ${res.status}`);
               return readRuntimeSamples(await res.text());
             } catch {
