@@ -2,6 +2,7 @@ import { kafkaConnectionFromConfig } from '@headroom/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
+import { ALERTING_OPERATIONS } from './openapi';
 import { TenancyModule } from '@headroom/tenancy';
 import { DatabaseModule } from '@headroom/database';
 import { AlertingModule } from './alerting.module';
@@ -14,7 +15,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        RuntimeModule.forRoot({ service: 'alerting', logger, metrics }),
+        RuntimeModule.forRoot({ service: 'alerting', logger, metrics, openapi: ALERTING_OPERATIONS }),
         TenancyModule.forRoot({ service: 'alerting', kafka: kafkaConnectionFromConfig(config, 'alerting'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         AlertingModule.forRoot(config),

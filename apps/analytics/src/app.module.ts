@@ -1,6 +1,7 @@
 import { kafkaConnectionFromConfig } from '@headroom/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
+import { ANALYTICS_OPERATIONS } from './openapi';
 import { TenancyModule } from '@headroom/tenancy';
 import { DatabaseModule } from '@headroom/database';
 import type { AnalyticsConfig } from './config';
@@ -13,7 +14,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        RuntimeModule.forRoot({ service: 'analytics', logger }),
+        RuntimeModule.forRoot({ service: 'analytics', logger, openapi: ANALYTICS_OPERATIONS }),
         TenancyModule.forRoot({ service: 'analytics', kafka: kafkaConnectionFromConfig(config, 'analytics'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         WindowsModule.forRoot(config),

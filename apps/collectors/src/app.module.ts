@@ -1,6 +1,7 @@
 import { kafkaConnectionFromConfig } from '@headroom/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
+import { COLLECTORS_OPERATIONS } from './openapi';
 import { TenancyModule } from '@headroom/tenancy';
 import type { CollectorsConfig } from './config';
 import { IngestModule } from './ingest/ingest.module';
@@ -13,7 +14,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        RuntimeModule.forRoot({ service: 'collectors', logger }),
+        RuntimeModule.forRoot({ service: 'collectors', logger, openapi: COLLECTORS_OPERATIONS }),
         TenancyModule.forRoot({ service: 'collectors', kafka: kafkaConnectionFromConfig(config, 'collectors'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         ingest,
         // Built-in scrapers publish through the same ingest edge (the same module instance).

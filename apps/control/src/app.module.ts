@@ -1,6 +1,7 @@
 import { kafkaConnectionFromConfig } from '@headroom/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
+import { CONTROL_OPERATIONS } from './openapi';
 import { TenancyModule } from '@headroom/tenancy';
 import type { ControlConfig } from './config';
 import { DatabaseModule } from '@headroom/database';
@@ -13,7 +14,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        RuntimeModule.forRoot({ service: 'control', logger }),
+        RuntimeModule.forRoot({ service: 'control', logger, openapi: CONTROL_OPERATIONS }),
         TenancyModule.forRoot({ service: 'control', kafka: kafkaConnectionFromConfig(config, 'control'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         TenantsModule.forRoot(config),

@@ -2,6 +2,7 @@ import { kafkaConnectionFromConfig } from '@headroom/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { RuntimeModule, type Logger } from '@headroom/runtime';
+import { EXPORTERS_OPERATIONS } from './openapi';
 import { TenancyModule } from '@headroom/tenancy';
 import type { ExportersConfig } from './config';
 import { DatabaseModule } from '@headroom/database';
@@ -16,7 +17,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        RuntimeModule.forRoot({ service: 'exporters', logger, metrics }),
+        RuntimeModule.forRoot({ service: 'exporters', logger, metrics, openapi: EXPORTERS_OPERATIONS }),
         TenancyModule.forRoot({ service: 'exporters', kafka: kafkaConnectionFromConfig(config, 'exporters'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         PrometheusModule.forRoot({

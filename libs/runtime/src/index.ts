@@ -6,3 +6,4 @@ export * from './runtime.module';
 export * from './bootstrap';
 export * from './request-validation';
 export * from './http-error.filter';
+export * from './openapi';

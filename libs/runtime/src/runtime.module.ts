@@ -4,12 +4,15 @@ import { HealthController } from './health.controller';
 import { Readiness } from './readiness';
 import { LOGGER, METRICS, READINESS, SERVICE_NAME } from './tokens';
 import type { Logger } from './logger';
+import { buildOpenApiDocument, OPENAPI_DOCUMENT, OpenApiController, RUNTIME_OPERATIONS, type ApiOperation } from './openapi';
 
 export interface RuntimeOptions {
   service: string;
   logger: Logger;
   /** Pass one in tests to inspect metrics; otherwise a fresh registry with process metrics. */
   metrics?: Registry;
+  /** The service's HTTP operations, served with RuntimeModule's own at `GET /openapi.json`. */
+  openapi?: readonly ApiOperation[];
 }
 
 /** Health, readiness, metrics and logging for every service, provided once, globally. */
@@ -20,8 +23,10 @@ export class RuntimeModule {
     const metrics = options.metrics ?? createServiceRegistry(options.service);
     return {
       module: RuntimeModule,
-      controllers: [HealthController],
+      controllers: [HealthController, OpenApiController],
       providers: [
+        // Built at boot: a schema the generator cannot describe stops the service, not a later request.
+        { provide: OPENAPI_DOCUMENT, useValue: buildOpenApiDocument({ service: options.service, operations: [...RUNTIME_OPERATIONS, ...(options.openapi ?? [])] }) },
         { provide: LOGGER, useValue: options.logger },
         { provide: METRICS, useValue: metrics },
         { provide: READINESS, useValue: new Readiness() },
