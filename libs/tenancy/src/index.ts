@@ -4,3 +4,5 @@ export * from './tenancy.module';
 export * from './tokens';
 export * from './tenant-topic-consumer';
 export * from './receiver-secrets';
+export * from './audit-trail';
+export * from './audit.interceptor';

@@ -7,6 +7,9 @@ import { LOGGER, METRICS, READINESS, type Logger, type Readiness } from '@headro
 import { TenantDirectory } from './tenant-directory';
 import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
 import { TenantConsumers } from './tenant-topic-consumer';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { AuditTrail } from './audit-trail';
+import { AuditInterceptor } from './audit.interceptor';
 
 export interface TenancyOptions {
   service: string;
@@ -98,8 +101,10 @@ export class TenancyModule {
         { provide: CONTROL_SYNC, inject: [TenancyLifecycle], useFactory: (l: TenancyLifecycle) => () => l.syncToLatest() },
         { provide: CONTROL_READY, inject: [TenancyLifecycle], useFactory: (l: TenancyLifecycle) => () => l.controlCaughtUp() },
         TenantConsumers,
+        AuditTrail,
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
       ],
-      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER, CONTROL_SYNC, CONTROL_READY, TenantConsumers, TENANCY_SERVICE],
+      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER, CONTROL_SYNC, CONTROL_READY, TenantConsumers, TENANCY_SERVICE, AuditTrail],
     };
   }
 }
