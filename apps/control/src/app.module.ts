@@ -7,6 +7,7 @@ import type { ControlConfig } from './config';
 import { DatabaseModule } from '@headroom/database';
 import { TenantsModule } from './tenants/tenants.module';
 import { AuditModule } from './audit/audit.module';
+import { PeopleModule } from './people/people.module';
 
 @Module({})
 export class AppModule {
@@ -15,10 +16,11 @@ export class AppModule {
       module: AppModule,
       imports: [
         RuntimeModule.forRoot({ service: 'control', logger, openapi: CONTROL_OPERATIONS }),
-        TenancyModule.forRoot({ service: 'control', kafka: kafkaConnectionFromConfig(config, 'control'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        TenancyModule.forRoot({ service: 'control', kafka: kafkaConnectionFromConfig(config, 'control'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID, platformAdminToken: config.CONTROL_ADMIN_TOKEN }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         TenantsModule.forRoot(config),
         AuditModule.forRoot(config),
+        PeopleModule.forRoot(config),
       ],
     };
   }

@@ -120,18 +120,45 @@ export const TenantErasedRecordSchema = z.object({
   erasedAt: IsoDateSchema,
 });
 
+/** One public key of control's token-signing keys, as a JWK (RFC 8037: Ed25519, `x` base64url). */
+export const PeopleJwkSchema = z
+  .object({
+    kty: z.literal('OKP'),
+    crv: z.literal('Ed25519'),
+    x: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+    kid: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+    alg: z.literal('EdDSA'),
+    use: z.literal('sig'),
+  })
+  .strict();
+
+/**
+ * The public keys that verify people's tokens (JWTs control issues): every service checks a token
+ * against the latest of these records, so no service calls control over HTTP. A rotated-out key
+ * stays listed until the tokens it signed have expired.
+ */
+export const JwksRecordSchema = z.object({
+  kind: z.literal('jwks'),
+  issuer: z.string().min(1).max(200),
+  keys: z.array(PeopleJwkSchema).min(1).max(16),
+  updatedAt: IsoDateSchema,
+});
+
 export const ControlRecordSchema = z.discriminatedUnion('kind', [
   TenantRecordSchema,
   ApiKeyRecordSchema,
   DataKeyRecordSchema,
   AlertConfigRecordSchema,
   TenantErasedRecordSchema,
+  JwksRecordSchema,
 ]);
 export type ControlRecord = z.infer<typeof ControlRecordSchema>;
 export type TenantRecord = z.infer<typeof TenantRecordSchema>;
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
 export type DataKeyRecord = z.infer<typeof DataKeyRecordSchema>;
 export type AlertConfigRecord = z.infer<typeof AlertConfigRecordSchema>;
+export type JwksRecord = z.infer<typeof JwksRecordSchema>;
+export type PeopleJwk = z.infer<typeof PeopleJwkSchema>;
 
 /** Compaction key: one per entity, so the latest record per entity survives. */
 export function controlKey(record: ControlRecord): string {
@@ -146,6 +173,8 @@ export function controlKey(record: ControlRecord): string {
       return `alert_config/${record.tenant}`;
     case 'tenant_erased':
       return `tenant_erased/${record.tenant}`;
+    case 'jwks':
+      return 'jwks/people';
   }
 }
 

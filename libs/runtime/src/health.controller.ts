@@ -1,9 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Controller, Get, Header, Headers, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Header, Headers, Inject, Res, SetMetadata } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
 import { METRICS, METRICS_TOKEN, READINESS } from './tokens';
 import type { Readiness } from './readiness';
+
+/**
+ * `@Public()` of @headroom/tenancy, which this library cannot import: probes carry no tenant
+ * credential, and /metrics keeps its own bearer token (below) instead.
+ */
+const Public = () => SetMetadata('headroom:requires', { public: true });
 
 @Controller()
 export class HealthController {
@@ -15,11 +21,13 @@ export class HealthController {
 
   /** Liveness: the process answers. */
   @Get('healthz')
+  @Public()
   healthz() {
     return { status: 'ok' };
   }
 
   @Get('readyz')
+  @Public()
   async readyz(@Res() reply: FastifyReply) {
     const status = await this.readiness.status();
     await reply.status(status.ready ? 200 : 503).send(status);
@@ -31,6 +39,7 @@ export class HealthController {
    * token (HEADROOM_METRICS_TOKEN) reads them; without one configured, nobody does.
    */
   @Get('metrics')
+  @Public()
   @Header('Cache-Control', 'no-store')
   async metricsText(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply) {
     if (!this.metricsToken) {

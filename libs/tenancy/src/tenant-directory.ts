@@ -4,12 +4,14 @@ import {
   type ApiKeyRecord,
   type ApiKeyScope,
   type ControlRecord,
+  type JwksRecord,
   type TenantRecord,
 } from '@headroom/contracts';
 import type { TenantKeyring } from '@headroom/crypto';
 import { hashApiKey, hashesEqual, parseApiKey } from './api-key';
 
-export interface Principal {
+/** A valid API key: its tenant, id and scopes (the AuthGuard turns it into a request's Principal). */
+export interface ApiKeyPrincipal {
   tenant: string;
   keyId: string;
   scopes: ApiKeyScope[];
@@ -25,6 +27,7 @@ export class TenantDirectory {
   private readonly apiKeys = new Map<string, ApiKeyRecord>();
   private readonly alertConfigs = new Map<string, AlertConfigRecord>();
   private readonly erased = new Set<string>();
+  private peopleKeys: JwksRecord | undefined;
   private readonly listeners: ((record: ControlRecord) => void)[] = [];
 
   constructor(readonly keyring: TenantKeyring) {}
@@ -53,6 +56,9 @@ export class TenantDirectory {
       case 'tenant_erased':
         this.erase(record.tenant);
         break;
+      case 'jwks':
+        this.peopleKeys = record;
+        break;
     }
     for (const l of this.listeners) l(record);
   }
@@ -61,17 +67,31 @@ export class TenantDirectory {
     this.listeners.push(listener);
   }
 
-  /** The principal behind an API key, if the key exists, is not revoked, and carries the scope. */
-  authenticate(secret: string | undefined, scope: ApiKeyScope): Principal | undefined {
+  /** The principal behind an API key, if the key exists, is not revoked, and carries the scope (admin carries every scope). */
+  authenticate(secret: string | undefined, scope: ApiKeyScope): ApiKeyPrincipal | undefined {
+    const principal = this.apiKey(secret);
+    return principal && (principal.scopes.includes(scope) || principal.scopes.includes('admin')) ? principal : undefined;
+  }
+
+  /** A key that exists, is not revoked, and belongs to an active tenant, whatever its scopes. */
+  apiKey(secret: string | undefined): ApiKeyPrincipal | undefined {
     if (!secret) return undefined;
     const parsed = parseApiKey(secret);
     if (!parsed) return undefined;
     const record = this.apiKeys.get(parsed.keyId);
     if (!record || record.revokedAt || !hashesEqual(record.secretHash, hashApiKey(secret))) return undefined;
-    if (!record.scopes.includes(scope) && !record.scopes.includes('admin')) return undefined;
-    const tenant = this.tenantsById.get(record.tenant);
-    if (!tenant || tenant.status !== 'active') return undefined;
+    if (!this.isActive(record.tenant)) return undefined;
     return { tenant: record.tenant, keyId: record.keyId, scopes: record.scopes };
+  }
+
+  /** A tenant that exists and is not suspended (erased tenants are gone from the map). */
+  isActive(tenant: string): boolean {
+    return this.tenantsById.get(tenant)?.status === 'active';
+  }
+
+  /** The latest public keys for people's tokens, as control published them. */
+  jwks(): JwksRecord | undefined {
+    return this.peopleKeys;
   }
 
   tenant(id: string): TenantRecord | undefined {
@@ -104,5 +124,6 @@ export class TenantDirectory {
     if (kind === 'tenant') this.tenantsById.delete(id);
     else if (kind === 'api_key') this.apiKeys.delete(id);
     else if (kind === 'alert_config') this.alertConfigs.delete(id);
+    else if (kind === 'jwks') this.peopleKeys = undefined;
   }
 }

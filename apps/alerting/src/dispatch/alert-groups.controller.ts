@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Get, Headers, HttpCode, HttpException, Inject, Param, Post, Req } from '@nestjs/common';
 import { z } from 'zod';
-import type { ApiKeyScope } from '@headroom/contracts';
 import { silenceProblem } from '@headroom/routing';
-import { TenantDirectory } from '@headroom/tenancy';
+import { Public, Requires, TenantDirectory, tenantOf } from '@headroom/tenancy';
 import type { FastifyRequest } from 'fastify';
 import { parseAckAction, verifySlackRequest } from '../channels/slack/interactivity';
 import { DispatchRepository } from './dispatch.repository';
@@ -26,9 +25,9 @@ function fail(status: number, error: string, message: string, path?: string): ne
 
 /**
  * The tenant's side of alerting: alert groups, acknowledgement, silences — the tenant always from
- * the API key (`Authorization: Bearer`), never from the path or body; another tenant's group or
- * silence is simply "not found". And Slack's interactivity endpoint, trusted only through Slack's
- * request signature.
+ * the credential (API key or person's token), never from the path or body; another tenant's group
+ * or silence is simply "not found". Viewers read; operators acknowledge and silence. And Slack's
+ * interactivity endpoint, trusted only through Slack's request signature.
  */
 @Controller('v1')
 export class AlertGroupsController {
@@ -38,13 +37,6 @@ export class AlertGroupsController {
     @Inject(DispatchRepository) private readonly repo: DispatchRepository,
     @Inject(DISPATCH_OPTIONS) private readonly options: DispatchHttpOptions,
   ) {}
-
-  private principal(authorization: string | undefined, scope: ApiKeyScope) {
-    const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
-    const p = this.directory.authenticate(token, scope);
-    if (!p) fail(401, 'unauthorized', `a valid API key with the ${scope} scope is required (Authorization: Bearer …)`);
-    return p;
-  }
 
   /** Slack workspaces (team ids) the tenant declared on its Slack integrations. */
   private teamsOf(tenant: string): Set<string> {
@@ -56,8 +48,9 @@ export class AlertGroupsController {
   }
 
   @Get('alert-groups')
-  async groups(@Headers('authorization') auth: string | undefined) {
-    const { tenant } = this.principal(auth, 'read');
+  @Requires({ role: 'viewer' })
+  async groups(@Req() req: FastifyRequest) {
+    const { tenant } = tenantOf(req);
     const groups = await this.repo.groupsOf(tenant);
     return {
       groups: groups.map((g) => ({
@@ -74,23 +67,26 @@ export class AlertGroupsController {
 
   @Post('alert-groups/:groupKey/ack')
   @HttpCode(200)
-  async ack(@Headers('authorization') auth: string | undefined, @Param('groupKey') groupKey: string) {
-    const p = this.principal(auth, 'admin');
-    const outcome = await this.dispatcher.acknowledge(p.tenant, groupKey, `key:${p.keyId}`);
+  @Requires({ role: 'operator' })
+  async ack(@Req() req: FastifyRequest, @Param('groupKey') groupKey: string) {
+    const p = tenantOf(req);
+    const outcome = await this.dispatcher.acknowledge(p.tenant, groupKey, p.actor);
     if (outcome === 'not_found') fail(404, 'not_found', 'no such alert group for this tenant');
     return { groupKey, outcome };
   }
 
   @Get('silences')
-  async silences(@Headers('authorization') auth: string | undefined) {
-    const { tenant } = this.principal(auth, 'read');
+  @Requires({ role: 'viewer' })
+  async silences(@Req() req: FastifyRequest) {
+    const { tenant } = tenantOf(req);
     return { silences: await this.repo.allSilences(tenant) };
   }
 
   @Post('silences')
   @HttpCode(201)
-  async createSilence(@Headers('authorization') auth: string | undefined, @Body() body: unknown) {
-    const p = this.principal(auth, 'admin');
+  @Requires({ role: 'operator' })
+  async createSilence(@Req() req: FastifyRequest, @Body() body: unknown) {
+    const p = tenantOf(req);
     const parsed = SilenceBodySchema.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -103,7 +99,7 @@ export class AlertGroupsController {
       startsAt: parsed.data.startsAt ? Date.parse(parsed.data.startsAt) : now,
       endsAt: Date.parse(parsed.data.endsAt),
       endOnResolve: parsed.data.endOnResolve,
-      createdBy: `key:${p.keyId}`,
+      createdBy: p.actor,
       comment: parsed.data.comment,
     };
     const problem = silenceProblem(silence);
@@ -113,8 +109,9 @@ export class AlertGroupsController {
   }
 
   @Delete('silences/:id')
-  async expireSilence(@Headers('authorization') auth: string | undefined, @Param('id') id: string) {
-    const p = this.principal(auth, 'admin');
+  @Requires({ role: 'operator' })
+  async expireSilence(@Req() req: FastifyRequest, @Param('id') id: string) {
+    const p = tenantOf(req);
     if (!(await this.repo.expireSilence(p.tenant, id, Date.now()))) fail(404, 'not_found', 'no such silence for this tenant');
     return { id, expired: true };
   }
@@ -126,6 +123,7 @@ export class AlertGroupsController {
    */
   @Post('slack/actions')
   @HttpCode(200)
+  @Public()
   async slackAction(@Req() req: FastifyRequest, @Headers('x-slack-request-timestamp') timestamp: string | undefined, @Headers('x-slack-signature') signature: string | undefined) {
     if (!this.options.slackSigningSecret) fail(503, 'not_configured', 'SLACK_SIGNING_SECRET is not set');
     const rawBody = typeof req.body === 'string' ? req.body : Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';

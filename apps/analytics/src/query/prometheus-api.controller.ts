@@ -1,12 +1,11 @@
-import { Body, Controller, Get, Headers, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
-import { TenantDirectory } from '@headroom/tenancy';
+import { principalOf, Requires } from '@headroom/tenancy';
 import { formatSampleValue } from './evaluator';
 import { QueryError } from './query-error';
 import { all, one, promDuration, promTime, type Params } from './query-params';
 import { QueryService, type PromResult } from './query.service';
-import { readTenant } from './read-credential';
 
 type ErrorType = 'bad_data' | 'execution' | 'unavailable' | 'unauthorized' | 'internal';
 
@@ -21,53 +20,53 @@ const EARLIEST = 0;
  * Prometheus clients send both.
  */
 @Controller('prometheus/api/v1')
+@Requires({ role: 'viewer' })
 export class PrometheusApiController {
   constructor(
     @Inject(QueryService) private readonly query: QueryService,
-    @Inject(TenantDirectory) private readonly directory: TenantDirectory,
     @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   @Get('query')
-  instantGet(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Res() reply: FastifyReply) {
-    return this.instant(auth, q, reply);
+  instantGet(@Req() req: unknown, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.instant(req, q, reply);
   }
   @Post('query')
-  instantPost(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
-    return this.instant(auth, { ...q, ...body }, reply);
+  instantPost(@Req() req: unknown, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
+    return this.instant(req, { ...q, ...body }, reply);
   }
 
   @Get('query_range')
-  rangeGet(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Res() reply: FastifyReply) {
-    return this.range(auth, q, reply);
+  rangeGet(@Req() req: unknown, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.range(req, q, reply);
   }
   @Post('query_range')
-  rangePost(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
-    return this.range(auth, { ...q, ...body }, reply);
+  rangePost(@Req() req: unknown, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
+    return this.range(req, { ...q, ...body }, reply);
   }
 
   @Get('series')
-  seriesGet(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Res() reply: FastifyReply) {
-    return this.series(auth, q, reply);
+  seriesGet(@Req() req: unknown, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.series(req, q, reply);
   }
   @Post('series')
-  seriesPost(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
-    return this.series(auth, { ...q, ...body }, reply);
+  seriesPost(@Req() req: unknown, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
+    return this.series(req, { ...q, ...body }, reply);
   }
 
   @Get('labels')
-  labelsGet(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Res() reply: FastifyReply) {
-    return this.labels(auth, q, reply);
+  labelsGet(@Req() req: unknown, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.labels(req, q, reply);
   }
   @Post('labels')
-  labelsPost(@Headers('authorization') auth: string | undefined, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
-    return this.labels(auth, { ...q, ...body }, reply);
+  labelsPost(@Req() req: unknown, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
+    return this.labels(req, { ...q, ...body }, reply);
   }
 
   @Get('label/:name/values')
-  labelValues(@Headers('authorization') auth: string | undefined, @Param('name') name: string, @Query() q: Params, @Res() reply: FastifyReply) {
-    return this.respond(auth, reply, async (tenant) => {
+  labelValues(@Req() req: unknown, @Param('name') name: string, @Query() q: Params, @Res() reply: FastifyReply) {
+    return this.respond(req, reply, async (tenant) => {
       if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new QueryError(400, 'name', `invalid label name: ${JSON.stringify(name)}`);
       const { start, end } = this.bounds(q);
       return this.query.promLabels(tenant, all(q, 'match[]'), start, end, name);
@@ -76,12 +75,12 @@ export class PrometheusApiController {
 
   /** Grafana asks this to pick its query features; Headroom answers as the Prometheus version whose API it follows. */
   @Get('status/buildinfo')
-  buildInfo(@Headers('authorization') auth: string | undefined, @Res() reply: FastifyReply) {
-    return this.respond(auth, reply, async () => ({ version: '2.42.0', revision: 'headroom', branch: 'headroom', buildUser: 'headroom', buildDate: '', goVersion: '' }));
+  buildInfo(@Req() req: unknown, @Res() reply: FastifyReply) {
+    return this.respond(req, reply, async () => ({ version: '2.42.0', revision: 'headroom', branch: 'headroom', buildUser: 'headroom', buildDate: '', goVersion: '' }));
   }
 
-  private instant(auth: string | undefined, p: Params, reply: FastifyReply) {
-    return this.respond(auth, reply, async (tenant) => {
+  private instant(req: unknown, p: Params, reply: FastifyReply) {
+    return this.respond(req, reply, async (tenant) => {
       const query = one(p, 'query');
       if (!query) throw new QueryError(400, 'query', 'missing query');
       const time = promTime('time', one(p, 'time'), Date.now());
@@ -89,8 +88,8 @@ export class PrometheusApiController {
     });
   }
 
-  private range(auth: string | undefined, p: Params, reply: FastifyReply) {
-    return this.respond(auth, reply, async (tenant) => {
+  private range(req: unknown, p: Params, reply: FastifyReply) {
+    return this.respond(req, reply, async (tenant) => {
       const query = one(p, 'query');
       if (!query) throw new QueryError(400, 'query', 'missing query');
       const start = promTime('start', one(p, 'start'), NaN);
@@ -106,15 +105,15 @@ export class PrometheusApiController {
     });
   }
 
-  private series(auth: string | undefined, p: Params, reply: FastifyReply) {
-    return this.respond(auth, reply, async (tenant) => {
+  private series(req: unknown, p: Params, reply: FastifyReply) {
+    return this.respond(req, reply, async (tenant) => {
       const { start, end } = this.bounds(p);
       return this.query.promSeries(tenant, all(p, 'match[]'), start, end);
     });
   }
 
-  private labels(auth: string | undefined, p: Params, reply: FastifyReply) {
-    return this.respond(auth, reply, async (tenant) => {
+  private labels(req: unknown, p: Params, reply: FastifyReply) {
+    return this.respond(req, reply, async (tenant) => {
       const { start, end } = this.bounds(p);
       return this.query.promLabels(tenant, all(p, 'match[]'), start, end);
     });
@@ -126,14 +125,13 @@ export class PrometheusApiController {
   }
 
   /** Prometheus's envelope: `{status:"success",data}` or `{status:"error",errorType,error}`. */
-  private async respond(auth: string | undefined, reply: FastifyReply, work: (tenant: string) => Promise<unknown>): Promise<void> {
+  private async respond(req: unknown, reply: FastifyReply, work: (tenant: string) => Promise<unknown>): Promise<void> {
     const fail = (status: number, errorType: ErrorType, error: string) => reply.status(status).header('Cache-Control', 'no-store').send({ status: 'error', errorType, error });
     if (!(await this.readiness.isReady())) return void (await fail(503, 'unavailable', 'tenants are still loading; retry shortly'));
-    const tenant = readTenant(this.directory, auth);
-    if (!tenant) {
-      reply.header('WWW-Authenticate', 'Bearer realm="headroom"');
-      return void (await fail(401, 'unauthorized', "a valid API key with the 'read' scope is required (Authorization: Bearer hr_..., or Basic auth with the key as password)"));
-    }
+    // The guard authenticated the request (Bearer, or Basic auth with the key as password); a
+    // platform credential names no tenant, and this API serves one tenant's data.
+    const tenant = principalOf(req)?.tenant;
+    if (!tenant) return void (await fail(403, 'unauthorized', "this API serves the credential's own tenant; use a tenant's API key or token"));
     try {
       const data = await work(tenant);
       await reply.header('Cache-Control', 'no-store').send({ status: 'success', data });

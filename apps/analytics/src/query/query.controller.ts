@@ -1,30 +1,29 @@
-import { Controller, Get, Header, Headers, HttpException, Inject, Query } from '@nestjs/common';
+import { Controller, Get, Header, HttpException, Inject, Query, Req } from '@nestjs/common';
 import { READINESS, type Readiness } from '@headroom/runtime';
-import { TenantDirectory } from '@headroom/tenancy';
+import { Requires, tenantOf } from '@headroom/tenancy';
 import { QueryError } from './query-error';
 import { all, one, v1Duration, v1Time, type Params } from './query-params';
 import { DEFAULT_STATS, parseStat, QueryService, type RangeAnswer } from './query.service';
-import { readTenant } from './read-credential';
 
 const HOUR = 3600_000;
 
 /**
- * Headroom's own query API over the stored windows (docs/query-api.md). The tenant is the one of
- * the `read` API key; no parameter can name another.
+ * Headroom's own query API over the stored windows (docs/query-api.md). The tenant is the
+ * credential's (a `read` API key or a person's token, viewer and up); no parameter can name another.
  */
 @Controller('v1/query')
+@Requires({ role: 'viewer' })
 export class QueryController {
   constructor(
     @Inject(QueryService) private readonly query: QueryService,
-    @Inject(TenantDirectory) private readonly directory: TenantDirectory,
     @Inject(READINESS) private readonly readiness: Readiness,
   ) {}
 
   /** `match` (a selector: `name{label="v"}`, `{__name__=~"api_.*"}`); `start`, `end` (default: the last 24 h). */
   @Get('series')
   @Header('Cache-Control', 'no-store')
-  async series(@Headers('authorization') authorization: string | undefined, @Query() params: Params) {
-    const tenant = await this.caller(authorization);
+  async series(@Req() req: unknown, @Query() params: Params) {
+    const tenant = await this.caller(req);
     return this.answer(async () => {
       const match = one(params, 'match');
       if (!match) throw new QueryError(400, 'match', 'a selector is required, e.g. match=api_latency_ms{route="/play"}');
@@ -42,8 +41,8 @@ export class QueryController {
    */
   @Get('range')
   @Header('Cache-Control', 'no-store')
-  async range(@Headers('authorization') authorization: string | undefined, @Query() params: Params): Promise<RangeAnswer> {
-    const tenant = await this.caller(authorization);
+  async range(@Req() req: unknown, @Query() params: Params): Promise<RangeAnswer> {
+    const tenant = await this.caller(req);
     return this.answer(async () => {
       const query = one(params, 'query');
       if (!query) throw new QueryError(400, 'query', 'a selector is required, e.g. query=api_latency_ms{route="/play"}');
@@ -56,11 +55,9 @@ export class QueryController {
     });
   }
 
-  private async caller(authorization: string | undefined): Promise<string> {
+  private async caller(req: unknown): Promise<string> {
     if (!(await this.readiness.isReady())) throw new HttpException({ error: 'not_ready', message: 'tenants are still loading; retry shortly' }, 503);
-    const tenant = readTenant(this.directory, authorization);
-    if (!tenant) throw new HttpException({ error: 'unauthorized', message: "a valid API key with the 'read' scope is required (Authorization: Bearer hr_...)" }, 401);
-    return tenant;
+    return tenantOf(req).tenant;
   }
 
   /** A refused query as the house error shape: the parameter at fault in `issues[].path`, the reason in `message`. */

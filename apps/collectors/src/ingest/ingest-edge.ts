@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { READINESS, type Readiness } from '@headroom/runtime';
-import { bearerToken, TenantDirectory, type Principal } from '@headroom/tenancy';
+import { bearerToken, TenantDirectory, type ApiKeyPrincipal } from '@headroom/tenancy';
 import { RECEIVERS, receiverByPath } from '../receivers/registry';
 import { DiscardCounters } from './discards';
 
@@ -14,10 +14,10 @@ export interface IngestEdgeOptions {
   maxBodyBytes: number;
 }
 
-const principals = new WeakMap<IncomingMessage, Principal>();
+const principals = new WeakMap<IncomingMessage, ApiKeyPrincipal>();
 
 /** The principal the edge authenticated for this request (set before its body was read). */
-export function principalOf(request: FastifyRequest): Principal | undefined {
+export function principalOf(request: FastifyRequest): ApiKeyPrincipal | undefined {
   return principals.get(request.raw);
 }
 

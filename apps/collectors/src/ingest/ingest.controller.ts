@@ -1,10 +1,13 @@
 import { Body, Controller, HttpCode, HttpException, HttpStatus, Inject, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LOGGER, type Logger } from '@headroom/runtime';
+import { Requires } from '@headroom/tenancy';
 import { ingestRequest, refusalError } from './ingest-request';
 import { IngestService } from './ingest.service';
 
+/** API keys with the ingest scope (or admin): a read key cannot write telemetry, an ingest key cannot read it. */
 @Controller('v1/ingest')
+@Requires({ scope: 'ingest' })
 export class IngestController {
   constructor(
     @Inject(IngestService) private readonly ingest: IngestService,

@@ -4,6 +4,7 @@ import { MAX_EVENTS_PER_BATCH, MAX_POINTS_PER_BATCH, type IngestBatch } from '@h
 import { DiscardCounters } from '../ingest/discards';
 import { ingestRequest, refusalError } from '../ingest/ingest-request';
 import { IngestService, type Accepted } from '../ingest/ingest.service';
+import { Requires } from '@headroom/tenancy';
 import { RECEIVERS } from './registry';
 
 /**
@@ -19,6 +20,7 @@ export class ReceiversController {
   ) {}
 
   @Post('*')
+  @Requires({ scope: 'ingest' })
   async receive(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const path = request.url.split('?')[0];
     const receiver = RECEIVERS.find((r) => r.path === path);
