@@ -1,7 +1,6 @@
 import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import {
-  AuditEventMessage,
   ControlRecordMessage,
   controlKey,
   type AlertRouting,
@@ -16,15 +15,16 @@ import { createWrappedKey, KeyEncryptionKey, TenantKeyring, type KeyPurpose } fr
 import type { RecordPublisher } from '@headroom/kafka';
 import { generateApiKey, hasPlainReceiverSecrets, PUBLISHER, redactReceiverSecrets, sealReceiverSecrets } from '@headroom/tenancy';
 import { inTransaction, PG_POOL } from '@headroom/database';
+import { auditEntry, ControlOutbox, controlEntry, tombstoneEntry } from '../outbox/control-outbox';
 import type { AlertConfigBody, CreateTenantBody, LimitsPatchBody } from './tenants.dto';
 
 export const CONTROL_KEK = Symbol('CONTROL_KEK');
 
 /**
  * Tenants, API keys, data keys and alert configuration. PostgreSQL is control's own record; the
- * compacted control topic is how every other service learns them. Each change is written in a
- * transaction that commits only after Kafka acknowledged the records, so the topic never misses
- * a committed change (a crash between the two leaves a record on the topic that a retry rewrites).
+ * compacted control topic is how every other service learns them. Each change and the records that
+ * announce it are written in one transaction through the outbox (ControlOutbox): Kafka never sees a
+ * rolled-back change, and a committed one is always published.
  */
 @Injectable()
 export class TenantsService {
@@ -32,6 +32,7 @@ export class TenantsService {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(PUBLISHER) private readonly publisher: RecordPublisher,
     @Inject(CONTROL_KEK) private readonly kek: KeyEncryptionKey,
+    @Inject(ControlOutbox) private readonly outbox: ControlOutbox,
   ) {}
 
   async create(body: CreateTenantBody, actor: string) {
@@ -63,7 +64,7 @@ export class TenantsService {
         records.push({ kind: 'data_key', ...key, state: 'active' });
       }
       if (body.alerting) records.push(await this.writeAlertConfig(db, body.id, body.alerting, now));
-      await this.publish(records, { action: 'tenant.create', actor, tenant: body.id, target: body.id });
+      await this.publish(db, records, { action: 'tenant.create', actor, tenant: body.id, target: body.id });
       return { id: body.id, displayName: body.displayName, locale: body.locale, shards: body.shards, limits: body.limits, status: 'active', createdAt };
     });
   }
@@ -74,6 +75,8 @@ export class TenantsService {
    * heals itself instead of leaving every other service without tenants and keys.
    */
   async republishAll(): Promise<number> {
+    // What a crashed control left committed goes first, in its order.
+    await this.outbox.relay().catch(() => undefined);
     const records: ControlRecord[] = [];
     const iso = (d: Date | string) => new Date(d).toISOString();
     const tenants = await this.pool.query('select id, display_name, locale, shards, status, created_at, limits from control.tenants');
@@ -134,7 +137,7 @@ export class TenantsService {
       const key = generateApiKey();
       const createdAt = new Date().toISOString();
       await db.query('insert into control.api_keys (key_id, tenant, secret_hash, scopes, created_at) values ($1,$2,$3,$4,$5)', [key.keyId, tenant, key.secretHash, scopes, createdAt]);
-      await this.publish([{ kind: 'api_key', keyId: key.keyId, tenant, secretHash: key.secretHash, scopes, createdAt }], {
+      await this.publish(db, [{ kind: 'api_key', keyId: key.keyId, tenant, secretHash: key.secretHash, scopes, createdAt }], {
         action: 'api_key.create',
         actor,
         tenant,
@@ -149,8 +152,7 @@ export class TenantsService {
       const { rows } = await db.query('update control.api_keys set revoked_at = now() where key_id = $1 and tenant = $2 returning secret_hash, scopes, created_at, revoked_at', [keyId, tenant]);
       if (!rows.length) throw new NotFoundException({ error: 'not_found', message: `no API key ${keyId} for tenant ${tenant}` });
       const r = rows[0];
-      await this.publish(
-        [{ kind: 'api_key', keyId, tenant, secretHash: r.secret_hash, scopes: r.scopes, createdAt: new Date(r.created_at).toISOString(), revokedAt: new Date(r.revoked_at).toISOString() }],
+      await this.publish(db, [{ kind: 'api_key', keyId, tenant, secretHash: r.secret_hash, scopes: r.scopes, createdAt: new Date(r.created_at).toISOString(), revokedAt: new Date(r.revoked_at).toISOString() }],
         { action: 'api_key.revoke', actor, tenant, target: keyId },
       );
       return { keyId, revoked: true };
@@ -161,7 +163,7 @@ export class TenantsService {
     return this.tx(async (db) => {
       await this.requireTenant(db, tenant);
       const record = await this.writeAlertConfig(db, tenant, body, new Date());
-      await this.publish([record], { action: 'alert_config.update', actor, tenant, target: tenant });
+      await this.publish(db, [record], { action: 'alert_config.update', actor, tenant, target: tenant });
       // Sealed values are of no use to the caller, and the body's secrets are not echoed: `***` in their place.
       return record.kind === 'alert_config' && record.routing ? { ...record, routing: redactReceiverSecrets(record.routing) } : record;
     });
@@ -193,7 +195,7 @@ export class TenantsService {
         ...(Object.keys(limits).length ? { limits } : {}),
         createdAt: new Date(t.created_at).toISOString(),
       };
-      await this.publish([record], { action: 'tenant_limits.update', actor, tenant, target: tenant });
+      await this.publish(db, [record], { action: 'tenant_limits.update', actor, tenant, target: tenant });
       // The overrides, and what applies with this deployment's built-in defaults (collectors may add its own).
       return { tenant, overrides: limits, effective: resolveTenantLimits(limits) };
     });
@@ -215,7 +217,7 @@ export class TenantsService {
         'active',
         key.createdAt,
       ]);
-      await this.publish([{ kind: 'data_key', ...key, state: 'active' }], { action: 'data_key.rotate', actor, tenant, target: `data/${version}` });
+      await this.publish(db, [{ kind: 'data_key', ...key, state: 'active' }], { action: 'data_key.rotate', actor, tenant, target: `data/${version}` });
       return { tenant, version };
     });
   }
@@ -233,14 +235,14 @@ export class TenantsService {
       const erasedAt = new Date().toISOString();
       await db.query('insert into control.erased_tenants (id, erased_at) values ($1, $2) on conflict do nothing', [tenant, erasedAt]);
       await db.query('delete from control.tenants where id = $1', [tenant]);
-      await this.publish([{ kind: 'tenant_erased', tenant, erasedAt }], { action: 'tenant.erase', actor, tenant, target: tenant });
+      await this.publish(db, [{ kind: 'tenant_erased', tenant, erasedAt }], { action: 'tenant.erase', actor, tenant, target: tenant });
       const tombstones = [
         `tenant/${tenant}`,
         `alert_config/${tenant}`,
         ...keys.rows.map((k) => `data_key/${tenant}/${k.purpose}/${k.version}`),
         ...apiKeys.rows.map((k) => `api_key/${k.key_id}`),
       ];
-      await this.publisher.publish(ControlRecordMessage, tombstones.map((key) => ({ key, value: null })));
+      await this.outbox.enqueue(db, tombstones.map(tombstoneEntry));
       return { tenant, erasedAt, keysDestroyed: keys.rowCount };
     });
   }
@@ -313,17 +315,19 @@ export class TenantsService {
     if (!rowCount) throw new NotFoundException({ error: 'not_found', message: `no tenant ${tenant}` });
   }
 
-  private async publish(records: ControlRecord[], audit: Pick<AuditEvent, 'action' | 'actor' | 'tenant' | 'target'>) {
-    await this.publisher.publish(
-      ControlRecordMessage,
-      records.map((value) => ({ key: controlKey(value), value })),
-    );
-    await this.publisher.publish(AuditEventMessage, [
-      { key: audit.tenant ?? 'platform', value: { ...audit, at: new Date().toISOString(), service: 'control', outcome: 'success', details: {} } },
-    ]);
+  /** The records and the audit event go out only if the caller's transaction commits (ControlOutbox). */
+  private async publish(db: PoolClient, records: ControlRecord[], audit: Pick<AuditEvent, 'action' | 'actor' | 'tenant' | 'target'>) {
+    await this.outbox.enqueue(db, [...records.map(controlEntry), auditEntry(audit)]);
   }
 
-  private tx<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {
-    return inTransaction(this.pool, work);
+  /**
+   * One transaction, then the relay: once it commits, the answer waits for its records to be on
+   * Kafka (services see the change when the caller gets its 2xx). A relay failure does not undo a
+   * committed change: the outbox keeps the rows and the relay's timer sends them.
+   */
+  private async tx<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {
+    const result = await inTransaction(this.pool, work);
+    await this.outbox.relay().catch(() => undefined);
+    return result;
   }
 }
