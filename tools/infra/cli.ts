@@ -3,9 +3,11 @@
  * services and integration tests use, on one Debian machine without Docker or systemd.
  * Idempotent; env vars (KAFKA_BROKERS, DATABASE_URL, REDIS_URL) point at external servers instead;
  * the KAFKA_* TLS/SASL variables (docs/infra.md) apply to KAFKA_BROKERS as in the services.
- * `topics` only ensures the registry topics on KAFKA_BROKERS (deployment Job / compose init).
+ * `topics` only ensures the registry topics on KAFKA_BROKERS (deployment Job / compose init);
+ * `acls [--prune]` sets the access table's ACLs there (the same Job, as a super user; ./acls.ts).
  * See docs/infra.md.
  */
+import { upAcls } from './acls';
 import { installAlertmanager } from './alertmanager';
 import { InfraContext, createContext, ensureDirs } from './context';
 import { waitForBroker } from '@headroom/kafka';
@@ -17,7 +19,7 @@ import { downRedis, statusRedis, upRedis } from './redis';
 import { installVictoriaMetrics } from './victoriametrics';
 import { fetchAllSearchJars } from './search';
 
-const USAGE = 'usage: cli.ts up | down | status | topics';
+const USAGE = 'usage: cli.ts up | down | status | topics | acls [--prune]';
 
 async function up(ctx: InfraContext): Promise<void> {
   const started = Date.now();
@@ -64,17 +66,24 @@ async function topics(ctx: InfraContext): Promise<void> {
   await upTopics(ctx, brokers);
 }
 
+/** The access table's ACLs on KAFKA_BROKERS; `--prune` also deletes its users' bindings the table lacks. */
+function acls(prune: boolean): (ctx: InfraContext) => Promise<void> {
+  return (ctx) => upAcls(ctx, kafkaTargetOf(ctx, ctx.env.KAFKA_BROKERS || DEFAULT_KAFKA_BROKERS), { prune });
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const command = argv[0];
-  const commands: Record<string, (ctx: InfraContext) => Promise<void>> = { up, down, status, topics };
+  const flags = argv.slice(1);
+  const commands: Record<string, (ctx: InfraContext) => Promise<void>> = { up, down, status, topics, acls: acls(flags.includes('--prune')) };
   const action = command ? commands[command] : undefined;
-  if (!action || argv.length > 1) {
+  const flagsOk = command === 'acls' ? flags.every((f) => f === '--prune') && flags.length <= 1 : flags.length === 0;
+  if (!action || !flagsOk) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
   const ctx = createContext();
-  // `topics` runs in read-only containers too: it writes nothing locally.
-  if (command !== 'topics') ensureDirs(ctx);
+  // `topics` and `acls` run in read-only containers too: they write nothing locally.
+  if (command !== 'topics' && command !== 'acls') ensureDirs(ctx);
   try {
     await action(ctx);
     return 0;

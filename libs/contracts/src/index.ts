@@ -1,4 +1,5 @@
 export * from './topics';
+export * from './topic-access';
 export * from './message';
 export * from './common.schema';
 export * from './point-validation';
@@ -26,6 +27,7 @@ export type { AlertReceiver, AlertRouteConfig, AlertRouting, AlertRoutingInput, 
 export * from './control-record.schema';
 export * from './audit-event.schema';
 export * from './dlq-record.schema';
+export * from './erasure.schema';
 export * from './registry';
 export * from './series';
 export * from './window-sketch';

@@ -9,3 +9,4 @@ export * from './partitioning';
 export * from './publisher';
 export * from './raw-records';
 export * from './consumer-lag';
+export * from './acls';
