@@ -10,7 +10,7 @@ export {
 } from './errors';
 export type { CryptoErrorCode } from './errors';
 export { KeyEncryptionKey } from './key-encryption-key';
-export { createWrappedKey } from './wrapped-key';
+export { createWrappedKey, rewrapKey } from './wrapped-key';
 export type { KeyPurpose, WrappedKey } from './wrapped-key';
 export type { RecordAad } from './record-aad';
 export { TenantKeyring } from './tenant-keyring';

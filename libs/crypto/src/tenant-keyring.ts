@@ -27,15 +27,31 @@ export class TenantKeyring {
   private readonly tenants = new Map<string, TenantKeys>();
   /** Shredded tenants. Remembered for the process lifetime so a replayed add() cannot bring one back. */
   private readonly destroyed = new Set<string>();
+  private readonly keks: ReadonlyMap<string, KeyEncryptionKey>;
 
-  constructor(private readonly kek: KeyEncryptionKey) {}
+  /**
+   * `previous`: KEKs being rotated out (HEADROOM_KEK_PREVIOUS). During a KEK rotation the control
+   * topic holds keys wrapped under both until control has re-wrapped every one, so each key is
+   * unwrapped under whichever KEK its `kekId` names.
+   */
+  constructor(
+    private readonly kek: KeyEncryptionKey,
+    previous: readonly KeyEncryptionKey[] = [],
+  ) {
+    const keks = new Map<string, KeyEncryptionKey>([[kek.id, kek]]);
+    for (const p of previous) {
+      if (keks.has(p.id)) throw new CryptoConfigError(`KEK id "${p.id}" is given twice: the previous KEK needs its own id`);
+      keks.set(p.id, p);
+    }
+    this.keks = keks;
+  }
 
   /** Unwraps and stores a key. Idempotent for the same version; a different key under the same label is refused. */
   add(key: WrappedKey): void {
     if (typeof key?.tenant === 'string' && this.destroyed.has(key.tenant)) {
       throw new TenantDestroyedError(`tenant "${key.tenant}" was destroyed; refusing its ${key.purpose} key v${key.version}`);
     }
-    const raw = unwrapKey(this.kek, key);
+    const raw = unwrapKey(this.kekFor(key), key);
     const entry = this.entry(key.tenant);
     const slot = entry.keys[key.purpose];
     const existing = slot.get(key.version);
@@ -130,7 +146,13 @@ export class TenantKeyring {
   }
 
   [inspect.custom](): string {
-    return `TenantKeyring { kek: ${JSON.stringify(this.kek.id)}, tenants: ${this.tenants.size}, destroyed: ${this.destroyed.size} }`;
+    return `TenantKeyring { kek: ${JSON.stringify(this.kek.id)}, keks: ${JSON.stringify([...this.keks.keys()])}, tenants: ${this.tenants.size}, destroyed: ${this.destroyed.size} }`;
+  }
+
+  /** The KEK the key names, or the current one (unwrapKey then says which KEK it needed). */
+  private kekFor(key: WrappedKey): KeyEncryptionKey {
+    const id = (key as Partial<WrappedKey> | undefined)?.kekId;
+    return (typeof id === 'string' && this.keks.get(id)) || this.kek;
   }
 
   private entry(tenant: string): TenantKeys {

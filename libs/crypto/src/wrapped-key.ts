@@ -79,3 +79,24 @@ export function unwrapKey(kek: KeyEncryptionKey, key: WrappedKey): Buffer {
   }
   return raw;
 }
+
+/**
+ * The same key wrapped under `to` (KEK rotation): unwrapped under whichever of `from` or `to` its
+ * `kekId` names, then sealed again with a fresh IV under `to`, keeping its label and createdAt. A key
+ * already under `to` comes back unchanged. Throws KeyIntegrityError when no given KEK opens it.
+ */
+export function rewrapKey(key: WrappedKey, from: readonly KeyEncryptionKey[], to: KeyEncryptionKey): WrappedKey {
+  if (key?.kekId === to.id) {
+    unwrapKey(to, key).fill(0); // still checked: a row that does not open under `to` is not "done"
+    return key;
+  }
+  const kek = from.find((k) => k.id === key?.kekId);
+  if (!kek) throw new KeyIntegrityError(`${key?.purpose} key v${key?.version} of tenant "${key?.tenant}" is wrapped under KEK "${key?.kekId}", which is not among ${[to, ...from].map((k) => `"${k.id}"`).join(', ')}`);
+  const raw = unwrapKey(kek, key);
+  try {
+    const wrapped = seal(kekBytes(to), wrapAad(key.tenant, key.purpose, key.version), raw).toString('base64');
+    return { tenant: key.tenant, purpose: key.purpose, version: key.version, kekId: to.id, wrapped, createdAt: key.createdAt };
+  } finally {
+    raw.fill(0);
+  }
+}
