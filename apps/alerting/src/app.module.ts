@@ -15,8 +15,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        RuntimeModule.forRoot({ service: 'alerting', logger, metrics, openapi: ALERTING_OPERATIONS }),
-        TenancyModule.forRoot({ service: 'alerting', kafka: kafkaConnectionFromConfig(config, 'alerting'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        RuntimeModule.forRoot({ service: 'alerting', logger, metrics, metricsToken: config.HEADROOM_METRICS_TOKEN, openapi: ALERTING_OPERATIONS }),
+        TenancyModule.forRoot({ service: 'alerting', kafka: kafkaConnectionFromConfig(config, 'alerting'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID, kekPreviousBase64: config.HEADROOM_KEK_PREVIOUS, kekPreviousId: config.HEADROOM_KEK_PREVIOUS_ID, controlPublicKeys: config.HEADROOM_CONTROL_PUBLIC_KEY }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         AlertingModule.forRoot(config),
       ],

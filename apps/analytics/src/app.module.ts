@@ -14,8 +14,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        RuntimeModule.forRoot({ service: 'analytics', logger, openapi: ANALYTICS_OPERATIONS }),
-        TenancyModule.forRoot({ service: 'analytics', kafka: kafkaConnectionFromConfig(config, 'analytics'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        RuntimeModule.forRoot({ service: 'analytics', logger, metricsToken: config.HEADROOM_METRICS_TOKEN, openapi: ANALYTICS_OPERATIONS }),
+        TenancyModule.forRoot({ service: 'analytics', kafka: kafkaConnectionFromConfig(config, 'analytics'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID, kekPreviousBase64: config.HEADROOM_KEK_PREVIOUS, kekPreviousId: config.HEADROOM_KEK_PREVIOUS_ID, controlPublicKeys: config.HEADROOM_CONTROL_PUBLIC_KEY }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         WindowsModule.forRoot(config),
         QueryModule.forRoot(config),

@@ -14,8 +14,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        RuntimeModule.forRoot({ service: 'collectors', logger, openapi: COLLECTORS_OPERATIONS }),
-        TenancyModule.forRoot({ service: 'collectors', kafka: kafkaConnectionFromConfig(config, 'collectors'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        RuntimeModule.forRoot({ service: 'collectors', logger, metricsToken: config.HEADROOM_METRICS_TOKEN, openapi: COLLECTORS_OPERATIONS }),
+        TenancyModule.forRoot({ service: 'collectors', kafka: kafkaConnectionFromConfig(config, 'collectors'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID, kekPreviousBase64: config.HEADROOM_KEK_PREVIOUS, kekPreviousId: config.HEADROOM_KEK_PREVIOUS_ID, controlPublicKeys: config.HEADROOM_CONTROL_PUBLIC_KEY }),
         ingest,
         // Built-in scrapers publish through the same ingest edge (the same module instance).
         ...(config.COLLECTORS_SCRAPERS ? [ScrapersModule.forRoot(config.COLLECTORS_SCRAPERS, config.REDIS_URL, ingest)] : []),

@@ -17,8 +17,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        RuntimeModule.forRoot({ service: 'exporters', logger, metrics, openapi: EXPORTERS_OPERATIONS }),
-        TenancyModule.forRoot({ service: 'exporters', kafka: kafkaConnectionFromConfig(config, 'exporters'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID }),
+        RuntimeModule.forRoot({ service: 'exporters', logger, metrics, metricsToken: config.HEADROOM_METRICS_TOKEN, openapi: EXPORTERS_OPERATIONS }),
+        TenancyModule.forRoot({ service: 'exporters', kafka: kafkaConnectionFromConfig(config, 'exporters'), kekBase64: config.HEADROOM_KEK, kekId: config.HEADROOM_KEK_ID, kekPreviousBase64: config.HEADROOM_KEK_PREVIOUS, kekPreviousId: config.HEADROOM_KEK_PREVIOUS_ID, controlPublicKeys: config.HEADROOM_CONTROL_PUBLIC_KEY }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL }),
         PrometheusModule.forRoot({
           groupId: config.EXPORTERS_GROUP_ID,

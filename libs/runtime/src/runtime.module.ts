@@ -2,7 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { HealthController } from './health.controller';
 import { Readiness } from './readiness';
-import { LOGGER, METRICS, READINESS, SERVICE_NAME } from './tokens';
+import { LOGGER, METRICS, METRICS_TOKEN, READINESS, SERVICE_NAME } from './tokens';
 import type { Logger } from './logger';
 import { buildOpenApiDocument, OPENAPI_DOCUMENT, OpenApiController, RUNTIME_OPERATIONS, type ApiOperation } from './openapi';
 
@@ -11,6 +11,8 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Pass one in tests to inspect metrics; otherwise a fresh registry with process metrics. */
   metrics?: Registry;
+  /** HEADROOM_METRICS_TOKEN: the bearer token /metrics requires (it names tenants); unset, /metrics refuses everyone. */
+  metricsToken?: string;
   /** The service's HTTP operations, served with RuntimeModule's own at `GET /openapi.json`. */
   openapi?: readonly ApiOperation[];
 }
@@ -31,8 +33,9 @@ export class RuntimeModule {
         { provide: METRICS, useValue: metrics },
         { provide: READINESS, useValue: new Readiness() },
         { provide: SERVICE_NAME, useValue: options.service },
+        { provide: METRICS_TOKEN, useValue: options.metricsToken },
       ],
-      exports: [LOGGER, METRICS, READINESS, SERVICE_NAME],
+      exports: [LOGGER, METRICS, READINESS, SERVICE_NAME, METRICS_TOKEN],
     };
   }
 }

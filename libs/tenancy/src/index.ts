@@ -4,5 +4,6 @@ export * from './tenancy.module';
 export * from './tokens';
 export * from './tenant-topic-consumer';
 export * from './receiver-secrets';
+export * from './auth';
 export * from './audit-trail';
 export * from './audit.interceptor';

@@ -1,13 +1,25 @@
 import { DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Registry } from 'prom-client';
-import { ControlRecordMessage } from '@headroom/contracts';
-import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
-import { CompactedTopicReader, createKafkaClient, createKafkaMetrics, describeKafkaTarget, RecordPublisher, type KafkaClient, type KafkaConnectionSettings } from '@headroom/kafka';
+import { Counter, type Registry } from 'prom-client';
+import { ControlRecordMessage, DlqRecordMessage } from '@headroom/contracts';
+import { ControlRecordSigner, ControlRecordVerifier, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import {
+  CompactedTopicReader,
+  createKafkaClient,
+  createKafkaMetrics,
+  describeKafkaTarget,
+  dlqEntryThatFits,
+  RecordPublisher,
+  recordByteLimit,
+  type KafkaClient,
+  type KafkaConnectionSettings,
+  type RefusedRecord,
+} from '@headroom/kafka';
 import { LOGGER, METRICS, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { TenantDirectory } from './tenant-directory';
 import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
 import { TenantConsumers } from './tenant-topic-consumer';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { Authenticator, AUTH_DENIALS, AuthGuard, RouteCatalog } from './auth';
 import { AuditTrail } from './audit-trail';
 import { AuditInterceptor } from './audit.interceptor';
 
@@ -17,7 +29,18 @@ export interface TenancyOptions {
   kafka: KafkaConnectionSettings;
   kekBase64: string;
   kekId: string;
+  /** During a KEK rotation (HEADROOM_KEK_PREVIOUS / _ID): keys still wrapped under the old KEK keep unwrapping. */
+  kekPreviousBase64?: string;
+  kekPreviousId?: string;
+  /** Control's Ed25519 public key(s), base64 SPKI, comma-separated (HEADROOM_CONTROL_PUBLIC_KEY): control records not signed by one are refused. */
+  controlPublicKeys: string;
+  /** Control only (CONTROL_SIGNING_KEY): the private key its publisher signs control records with. */
+  controlSigningKey?: string;
+  /** Control only (CONTROL_ADMIN_TOKEN): the bootstrap platform-admin credential (see auth/authenticator.ts). */
+  platformAdminToken?: string;
 }
+
+const CONTROL_VERIFIER = Symbol('CONTROL_VERIFIER');
 
 /**
  * Per-service platform wiring: the Kafka client, the tenant keyring (unwrapping data keys with the
@@ -35,10 +58,14 @@ class TenancyLifecycle implements OnModuleInit, OnApplicationShutdown {
     @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(TENANCY_SERVICE) private readonly service: string,
+    @Inject(CONTROL_VERIFIER) private readonly verifier: ControlRecordVerifier,
+    @Inject(METRICS) registry: Registry,
   ) {
+    this.refusedCount = new Counter({ name: 'headroom_control_records_refused_total', help: 'Control records not applied: unsigned, not signed by control, or replayed over a newer one', labelNames: ['code'], registers: [registry] });
     this.started = new Promise<void>((resolve) => (this.markStarted = resolve));
   }
 
+  private readonly refusedCount: Counter<'code'>;
   private readonly started: Promise<void>;
   private markStarted!: () => void;
 
@@ -58,12 +85,39 @@ class TenancyLifecycle implements OnModuleInit, OnApplicationShutdown {
       groupPrefix: `${this.service}-control`,
       logger: this.logger,
       apply: (key, value) => this.directory.apply(key, value),
+      verify: this.verifier,
+      refused: (r) => this.deadLetter(r),
     });
     this.readiness.register('kafka_producer', () => this.publisher.isConnected());
     this.readiness.register('control_caught_up', () => this.reader?.caughtUp() ?? false);
     await this.publisher.connect();
     await this.reader.start();
     this.markStarted();
+  }
+
+  /**
+   * A refused control record goes to the DLQ with the reason, by every service that read it: an
+   * operator sees who tried what, and each service's refusal on its own. Fire and forget: the view
+   * must keep following the topic.
+   */
+  private deadLetter(r: RefusedRecord): void {
+    this.refusedCount.inc({ code: r.code });
+    const entry = dlqEntryThatFits(
+      {
+        failedAt: new Date().toISOString(),
+        service: this.service,
+        consumerGroup: `${this.service}-control`,
+        reason: r.reason.slice(0, 2000),
+        code: r.code,
+        source: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, headers: r.headers },
+        value: r.value ? r.value.toString('base64') : null,
+        ...(r.value ? { valueBytes: r.value.length } : {}),
+      },
+      recordByteLimit(DlqRecordMessage.topic),
+    );
+    this.publisher
+      .publish(DlqRecordMessage, [{ key: `control:${r.key ?? r.offset}`.slice(0, 512), value: entry }])
+      .catch((err) => this.logger.error({ err: String(err), code: r.code }, 'could not dead-letter a refused control record'));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -89,22 +143,37 @@ export class TenancyModule {
             return createKafkaClient({ ...options.kafka, logger });
           },
         },
-        { provide: KEYRING, useFactory: () => new TenantKeyring(KeyEncryptionKey.fromBase64(options.kekBase64, options.kekId)) },
+        {
+          provide: KEYRING,
+          useFactory: () =>
+            new TenantKeyring(
+              KeyEncryptionKey.fromBase64(options.kekBase64, options.kekId),
+              options.kekPreviousBase64 && options.kekPreviousId ? [KeyEncryptionKey.fromBase64(options.kekPreviousBase64, options.kekPreviousId)] : [],
+            ),
+        },
+        { provide: CONTROL_VERIFIER, useFactory: () => ControlRecordVerifier.fromBase64List(options.controlPublicKeys) },
         { provide: TenantDirectory, inject: [KEYRING], useFactory: (k: TenantKeyring) => new TenantDirectory(k) },
         { provide: KAFKA_METRICS, inject: [METRICS], useFactory: (registry: Registry) => createKafkaMetrics(registry) },
         {
           provide: PUBLISHER,
           inject: [KAFKA, KEYRING, KAFKA_METRICS],
-          useFactory: (kafka: KafkaClient, keyring: TenantKeyring, m: ReturnType<typeof createKafkaMetrics>) => new RecordPublisher(kafka, keyring, m.produced),
+          useFactory: (kafka: KafkaClient, keyring: TenantKeyring, m: ReturnType<typeof createKafkaMetrics>) =>
+            new RecordPublisher(kafka, keyring, m.produced, {
+              ...(options.controlSigningKey ? { signer: { topics: new Set([ControlRecordMessage.topic.name]), signer: ControlRecordSigner.fromBase64(options.controlSigningKey) } } : {}),
+            }),
         },
         TenancyLifecycle,
         { provide: CONTROL_SYNC, inject: [TenancyLifecycle], useFactory: (l: TenancyLifecycle) => () => l.syncToLatest() },
         { provide: CONTROL_READY, inject: [TenancyLifecycle], useFactory: (l: TenancyLifecycle) => () => l.controlCaughtUp() },
         TenantConsumers,
         AuditTrail,
+        { provide: Authenticator, inject: [TenantDirectory], useFactory: (d: TenantDirectory) => new Authenticator(d, { platformToken: options.platformAdminToken }) },
+        { provide: AUTH_DENIALS, useExisting: AuditTrail },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        RouteCatalog,
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
       ],
-      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER, CONTROL_SYNC, CONTROL_READY, TenantConsumers, TENANCY_SERVICE, AuditTrail],
+      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER, CONTROL_SYNC, CONTROL_READY, TenantConsumers, TENANCY_SERVICE, AuditTrail, Authenticator],
     };
   }
 }

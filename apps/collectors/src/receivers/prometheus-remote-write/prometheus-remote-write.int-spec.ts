@@ -19,7 +19,7 @@ import { Headers, TelemetryBatchMessage, Topics, WriteRequestType, type MetricPo
 import { KeyEncryptionKey } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
 import { TenantDirectory } from '@headroom/tenancy';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor } from '@headroom/testing';
+import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId, openTelemetryRecord, tenantDirectoryFor, controlTrust } from '@headroom/testing';
 
 const ROOT = resolve(__dirname, '../../../../..');
 const secrets = localSecrets();
@@ -55,7 +55,8 @@ async function push(body: Buffer, opts: { key?: string; headers?: Record<string,
 
 /** The value of a counter on a /metrics page for the given labels (0 when absent). */
 async function counter(url: string, name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(url)).text();
+  // The token is for Headroom's own /metrics; Prometheus's ignores it.
+  const text = await (await fetch(url, { headers: controlTrust().metricsHeaders })).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
