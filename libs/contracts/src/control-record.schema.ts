@@ -6,6 +6,7 @@ import { TenantLimitsSchema } from './tenant-limits.schema';
 import { AlertRuleSchema, DurationSchema } from './alert-rule.schema';
 import { AlertRoutingSchema } from './alert-routing.schema';
 import { TenantDetectorsSchema } from './signal.schema';
+import { ErasureIdSchema, SubjectPseudonymSchema } from './erasure.schema';
 
 /**
  * Records on the compacted headroom.control.v1. The record key (see `controlKey`) makes the latest
@@ -120,6 +121,29 @@ export const TenantErasedRecordSchema = z.object({
   erasedAt: IsoDateSchema,
 });
 
+/**
+ * A GDPR erasure every service carries out and acknowledges on headroom.erasure.v1 (erasure.schema.ts).
+ * A subject is named by its pseudonym only: control resolves the user id with the tenant's
+ * pseudonym key, so the raw id never reaches Kafka. Control tombstones the request once every
+ * service has acknowledged it; until then a service that re-reads the topic runs it again.
+ */
+export const ErasureRequestRecordSchema = z.object({
+  kind: z.literal('erasure_request'),
+  id: ErasureIdSchema,
+  tenant: TenantIdSchema,
+  scope: z.enum(['subject', 'tenant']),
+  /** Present exactly when scope is `subject` (a union member cannot refine: `erasureRequestProblem` checks it). */
+  subject: SubjectPseudonymSchema.optional(),
+  requestedAt: IsoDateSchema,
+});
+
+/** Why a request cannot be carried out as written, or undefined: a subject scope without its subject, or a tenant scope with one. */
+export function erasureRequestProblem(r: z.infer<typeof ErasureRequestRecordSchema>): string | undefined {
+  if (r.scope === 'subject' && !r.subject) return 'a subject erasure names its subject';
+  if (r.scope === 'tenant' && r.subject) return 'a tenant erasure names no subject';
+  return undefined;
+}
+
 /** One public key of control's token-signing keys, as a JWK (RFC 8037: Ed25519, `x` base64url). */
 export const PeopleJwkSchema = z
   .object({
@@ -151,6 +175,7 @@ export const ControlRecordSchema = z.discriminatedUnion('kind', [
   AlertConfigRecordSchema,
   TenantErasedRecordSchema,
   JwksRecordSchema,
+  ErasureRequestRecordSchema,
 ]);
 export type ControlRecord = z.infer<typeof ControlRecordSchema>;
 export type TenantRecord = z.infer<typeof TenantRecordSchema>;
@@ -159,6 +184,7 @@ export type DataKeyRecord = z.infer<typeof DataKeyRecordSchema>;
 export type AlertConfigRecord = z.infer<typeof AlertConfigRecordSchema>;
 export type JwksRecord = z.infer<typeof JwksRecordSchema>;
 export type PeopleJwk = z.infer<typeof PeopleJwkSchema>;
+export type ErasureRequestRecord = z.infer<typeof ErasureRequestRecordSchema>;
 
 /** Compaction key: one per entity, so the latest record per entity survives. */
 export function controlKey(record: ControlRecord): string {
@@ -175,6 +201,8 @@ export function controlKey(record: ControlRecord): string {
       return `tenant_erased/${record.tenant}`;
     case 'jwks':
       return 'jwks/people';
+    case 'erasure_request':
+      return `erasure_request/${record.id}`;
   }
 }
 

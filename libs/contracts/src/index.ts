@@ -27,6 +27,7 @@ export type { AlertReceiver, AlertRouteConfig, AlertRouting, AlertRoutingInput, 
 export * from './control-record.schema';
 export * from './audit-event.schema';
 export * from './dlq-record.schema';
+export * from './erasure.schema';
 export * from './registry';
 export * from './series';
 export * from './window-sketch';

@@ -6,6 +6,7 @@ import { AlertEventMessage } from './alert-event.schema';
 import { ControlRecordMessage } from './control-record.schema';
 import { AuditEventMessage } from './audit-event.schema';
 import { DlqRecordMessage } from './dlq-record.schema';
+import { ErasureAckMessage } from './erasure.schema';
 
 /** Every message contract, by its `hr-schema` id. Consumers refuse ids they don't know. */
 export const messageContracts: ReadonlyMap<string, MessageContract> = new Map(
@@ -17,5 +18,6 @@ export const messageContracts: ReadonlyMap<string, MessageContract> = new Map(
     ControlRecordMessage,
     AuditEventMessage,
     DlqRecordMessage,
+    ErasureAckMessage,
   ].map((c): [string, MessageContract] => [c.id, c]),
 );

@@ -63,6 +63,13 @@ export const Topics = {
     config: { 'max.message.bytes': String(DEFAULT), 'cleanup.policy': 'delete', 'retention.ms': String(365 * 24 * 3600 * 1000) },
     description: 'Audit events from every service, stored by control.',
   },
+  erasure: {
+    name: 'headroom.erasure.v1',
+    partitions: 3,
+    maxMessageBytes: DEFAULT,
+    config: { 'max.message.bytes': String(DEFAULT), 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000) },
+    description: 'GDPR erasure acknowledgements: each service reports what it deleted and what is left (counts and store names, no tenant data).',
+  },
   dlq: {
     name: 'headroom.dlq.v1',
     partitions: 3,
