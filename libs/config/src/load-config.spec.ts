@@ -37,4 +37,21 @@ describe('loadConfig', () => {
       expect((e as Error).message).not.toContain(secret);
     }
   });
+
+  it('takes a previous KEK during a KEK rotation only with its own id', () => {
+    const previous = Buffer.alloc(32, 9).toString('base64');
+    const base = { HEADROOM_KEK: kek, HEADROOM_KEK_ID: 'kek-2', HEADROOM_CONTROL_PUBLIC_KEY: controlPublicKey };
+    expect(loadConfig(schema, { ...base, HEADROOM_KEK_PREVIOUS: previous, HEADROOM_KEK_PREVIOUS_ID: 'kek-1' })).toMatchObject({ HEADROOM_KEK_PREVIOUS: previous, HEADROOM_KEK_PREVIOUS_ID: 'kek-1' });
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(schema, { ...base, ...env });
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems.map((p) => p.key);
+      }
+    };
+    expect(problems({ HEADROOM_KEK_PREVIOUS: previous })).toEqual(['HEADROOM_KEK_PREVIOUS_ID']);
+    expect(problems({ HEADROOM_KEK_PREVIOUS: previous, HEADROOM_KEK_PREVIOUS_ID: 'kek-2' })).toEqual(['HEADROOM_KEK_PREVIOUS_ID']);
+    expect(problems({ HEADROOM_KEK_PREVIOUS_ID: 'kek-1' })).toEqual(['HEADROOM_KEK_PREVIOUS']);
+  });
 });

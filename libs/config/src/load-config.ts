@@ -19,8 +19,20 @@ export function loadConfig<S extends z.ZodTypeAny>(schema: S, env: Record<string
   // Rules across several variables run on the raw environment beside the schema (a zod refinement
   // on the object would be skipped as soon as any single variable is invalid).
   if (schemaKeys(schema).has('KAFKA_SECURITY_PROTOCOL')) problems.push(...kafkaEnvProblems(env));
+  if (schemaKeys(schema).has('HEADROOM_KEK_PREVIOUS')) problems.push(...previousKekProblems(env));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
+}
+
+/** A previous KEK needs its own id: keys name the KEK that wrapped them by id. */
+function previousKekProblems(env: Record<string, string | undefined>): { key: string; message: string }[] {
+  const previous = env['HEADROOM_KEK_PREVIOUS'];
+  const previousId = env['HEADROOM_KEK_PREVIOUS_ID'];
+  if (previous === undefined && previousId === undefined) return [];
+  if (previous === undefined) return [{ key: 'HEADROOM_KEK_PREVIOUS', message: 'is required with HEADROOM_KEK_PREVIOUS_ID' }];
+  if (previousId === undefined) return [{ key: 'HEADROOM_KEK_PREVIOUS_ID', message: 'is required with HEADROOM_KEK_PREVIOUS: the id the keys wrapped under it carry (the old HEADROOM_KEK_ID)' }];
+  if (previousId === (env['HEADROOM_KEK_ID'] ?? 'kek-1')) return [{ key: 'HEADROOM_KEK_PREVIOUS_ID', message: 'must differ from HEADROOM_KEK_ID: give the new KEK a new id' }];
+  return [];
 }
 
 function schemaKeys(schema: z.ZodTypeAny): Set<string> {
@@ -39,6 +51,15 @@ export const baseEnvSchema = z.object({
     .string({ required_error: 'is required: base64 of a 32-byte key-encryption key (see README)' })
     .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be base64 of exactly 32 bytes'),
   HEADROOM_KEK_ID: z.string().min(1).default('kek-1'),
+  /**
+   * During a KEK rotation only: the KEK being rotated out and its id. Keys still wrapped under it
+   * unwrap until control has re-wrapped every one under HEADROOM_KEK (docs/crypto.md, runbook).
+   */
+  HEADROOM_KEK_PREVIOUS: z
+    .string()
+    .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be base64 of exactly 32 bytes')
+    .optional(),
+  HEADROOM_KEK_PREVIOUS_ID: z.string().min(1).optional(),
   /**
    * Control's Ed25519 public key(s), base64 SPKI DER, comma-separated while a new signing key is
    * rolled out: control records not signed by one of them are refused (docs/security.md).
