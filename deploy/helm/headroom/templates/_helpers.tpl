@@ -92,20 +92,41 @@ checks here only catch what would render a pod that cannot start. Secrets are ex
 {{- end }}
 {{- end -}}
 
+{{/*
+The SASL user of one workload: `app` is a service name, or "" for the topics Job. With
+kafka.sasl.perServiceUsers each service has its own keys in kafka.sasl.existingSecret (so the
+broker's ACLs can tell the services apart); the Job, and every service otherwise, use
+usernameKey/passwordKey.
+*/}}
+{{- define "headroom.kafkaSaslKeys" -}}
+{{- $s := .root.Values.kafka.sasl -}}
+{{- if and .app $s.perServiceUsers -}}
+{{- $u := index ($s.services | default dict) .app | default dict -}}
+{{- $user := required (printf "kafka.sasl.services.%s.usernameKey is required with kafka.sasl.perServiceUsers" .app) $u.usernameKey -}}
+{{- $pw := required (printf "kafka.sasl.services.%s.passwordKey is required with kafka.sasl.perServiceUsers" .app) $u.passwordKey -}}
+{{- dict "username" $user "password" $pw | toJson -}}
+{{- else -}}
+{{- dict "username" ($s.usernameKey | default "username") "password" ($s.passwordKey | default "password") | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Volumes of one workload: `(dict "root" $ "app" "<service>")`, app "" for the topics Job. */}}
 {{- define "headroom.kafkaVolumes" -}}
-{{- $k := .Values.kafka -}}
-{{- if eq (include "headroom.kafkaSasl" .) "true" }}
+{{- $root := .root -}}
+{{- $k := $root.Values.kafka -}}
+{{- if eq (include "headroom.kafkaSasl" $root) "true" }}
+{{- $keys := include "headroom.kafkaSaslKeys" . | fromJson }}
 - name: kafka-sasl
   secret:
     secretName: {{ required "kafka.sasl.existingSecret is required with a SASL kafka.securityProtocol: a Secret holding the username and password" $k.sasl.existingSecret | quote }}
     defaultMode: 0440
     items:
-      - key: {{ $k.sasl.usernameKey | default "username" | quote }}
+      - key: {{ $keys.username | quote }}
         path: username
-      - key: {{ $k.sasl.passwordKey | default "password" | quote }}
+      - key: {{ $keys.password | quote }}
         path: password
 {{- end }}
-{{- if and (eq (include "headroom.kafkaTls" .) "true") $k.tls.existingSecret }}
+{{- if and (eq (include "headroom.kafkaTls" $root) "true") $k.tls.existingSecret }}
 {{- if and (not $k.tls.caKey) (not $k.tls.certKey) }}
 {{- fail "kafka.tls.existingSecret is set but neither kafka.tls.caKey nor kafka.tls.certKey names a key of it" }}
 {{- end }}
@@ -131,6 +152,56 @@ checks here only catch what would render a pod that cannot start. Secrets are ex
         path: tls.key
       {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The ACL step of the topics Job (kafka.acls.enabled): `tools/infra/cli.ts acls` sets the access
+table's ACLs (libs/contracts/src/topic-access.ts) as the Job's user, which must be allowed to alter
+ACLs (a super user). The services' user names are read from the same Secret keys the services
+log in with, so the ACLs cannot name a user other than the one a service is.
+*/}}
+{{- define "headroom.kafkaAclsEnabled" -}}
+{{- $k := .Values.kafka -}}
+{{- if ($k.acls | default dict).enabled -}}
+{{- if ne (include "headroom.kafkaSasl" .) "true" -}}
+{{- fail "kafka.acls.enabled needs a SASL kafka.securityProtocol (SASL_PLAINTEXT or SASL_SSL): ACLs name SASL users" -}}
+{{- end -}}
+{{- if not $k.sasl.perServiceUsers -}}
+{{- fail "kafka.acls.enabled needs kafka.sasl.perServiceUsers: services sharing one Kafka user cannot be told apart by ACLs" -}}
+{{- end -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{- define "headroom.kafkaAclEnv" -}}
+{{- $root := . -}}
+{{- range $app, $cfg := $root.Values.apps }}
+- name: KAFKA_ACL_USER_{{ upper $app }}_FILE
+  value: /var/run/secrets/headroom/kafka-users/{{ $app }}
+{{- $groupVar := printf "%s_GROUP_ID" (upper $app) }}
+{{- with (index ($cfg.env | default dict) $groupVar) | default (index ($root.Values.env | default dict) $groupVar) }}
+- name: {{ $groupVar }}
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- with $root.Values.kafka.acls.lagGroups }}
+- name: KAFKA_ACL_LAG_GROUPS
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "headroom.kafkaAclVolume" -}}
+{{- $root := . -}}
+- name: kafka-users
+  secret:
+    secretName: {{ $root.Values.kafka.sasl.existingSecret | quote }}
+    defaultMode: 0440
+    items:
+      {{- range $app, $cfg := $root.Values.apps }}
+      {{- $keys := include "headroom.kafkaSaslKeys" (dict "root" $root "app" $app) | fromJson }}
+      - key: {{ $keys.username | quote }}
+        path: {{ $app }}
+      {{- end }}
 {{- end -}}
 
 {{- define "headroom.kafkaVolumeMounts" -}}
