@@ -45,7 +45,10 @@ export interface ApiOperation {
    * input, 401/403 for a protected route, 413/415 for a body): 404, 409, 429, 503…
    */
   errors?: number[];
-  /** The error body when the route does not answer the house shape (e.g. Prometheus's API envelope). */
+  /**
+   * The handler's error body when it does not answer the house shape (e.g. Prometheus's API
+   * envelope). Refusals before the handler (the guard's 401/403, an unparsable body) keep the house shape.
+   */
   errorBody?: z.ZodTypeAny;
 }
 

@@ -115,3 +115,18 @@ describe('undocumentedRoutes', () => {
     ]);
   });
 });
+
+describe('a route with its own error envelope', () => {
+  const Envelope = z.object({ status: z.literal('error'), error: z.string() });
+  const doc = buildOpenApiDocument({
+    service: 't',
+    operations: [{ handler: [ThingsController, 'create'], summary: '', request: { body: { content: { 'application/json': ThingBody } } }, responses: { 201: { description: '' } }, errors: [422], errorBody: Envelope }],
+  });
+  const schemaOf = (status: string) => (doc.paths?.['/v1/things']?.post?.responses?.[status] as { content: Record<string, { schema: unknown }> }).content['application/json'].schema;
+
+  it('keeps the house shape for what is refused before the handler runs', () => {
+    expect(schemaOf('401')).toEqual({ $ref: '#/components/schemas/Error' });
+    expect(schemaOf('422')).toMatchObject({ required: ['status', 'error'] });
+    expect(schemaOf('400')).toMatchObject({ anyOf: [expect.objectContaining({ required: ['status', 'error'] }), { $ref: '#/components/schemas/Error' }] });
+  });
+});

@@ -76,7 +76,10 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions): OpenAPIOb
     if (!isPublic) [401, 403].forEach((s) => errorStatuses.add(s));
     if (op.request?.body) [413, 415].forEach((s) => errorStatuses.add(s));
 
-    const errorSchema = op.errorBody ?? errorRef;
+    // A route with its own error envelope still has the guard's 401/403 and Fastify's refusals of a
+    // body it cannot parse (400/413/415) in the house shape: those come before the handler runs.
+    const errorSchema = (status: number) =>
+      !op.errorBody || status === 401 || status === 403 ? errorRef : [400, 413, 415].includes(status) ? z.union([op.errorBody, errorRef]) : op.errorBody;
     const responses: Record<string, ResponseConfig> = {};
     for (const [status, r] of Object.entries(op.responses)) {
       responses[status] = {
@@ -86,7 +89,7 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions): OpenAPIOb
       };
     }
     for (const status of [...errorStatuses].sort()) {
-      responses[String(status)] = { description: STATUS_TEXT[status] ?? 'Error', content: { 'application/json': { schema: errorSchema } } };
+      responses[String(status)] = { description: STATUS_TEXT[status] ?? 'Error', content: { 'application/json': { schema: errorSchema(status) } } };
     }
 
     const config: RouteConfig = {
