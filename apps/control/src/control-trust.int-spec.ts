@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ControlRecordMessage, DlqRecordSchema, Headers, Topics, type ControlRecord, type DlqRecord } from '@headroom/contracts';
 import { ControlRecordSigner, generateControlSigningKeys, SIGNATURE_HEADER } from '@headroom/crypto';
-import { CODEC_PLAIN, createKafkaClient, produceRawRecords, readRawRecords, type RawRecord } from '@headroom/kafka';
+import { CODEC_PLAIN, createKafkaClient, produceRawRecords, readRawRecords } from '@headroom/kafka';
 import { ControlClient, controlTrust, expectEventually, localSecrets, SERVICES, serviceEnv, ServiceProcess, silentLogger, testInfra, type ServiceName } from '@headroom/testing';
 
 const run = randomBytes(3).toString('hex');
@@ -52,25 +52,34 @@ async function query(secret: string): Promise<number> {
   return res.status;
 }
 
-/** DLQ entries about control records with these keys, by record key. */
-async function refusals(keys: string[], expectPerKey: number): Promise<Map<string, DlqRecord[]>> {
-  const wanted = new Set(keys);
-  const parse = (r: RawRecord): DlqRecord | undefined => {
-    if (!r.value) return undefined;
-    const entry = DlqRecordSchema.safeParse(JSON.parse(r.value.toString('utf8')));
-    return entry.success && entry.data.source.topic === topic && wanted.has(entry.data.source.key ?? '') ? entry.data : undefined;
-  };
-  const records = await readRawRecords(kafka, Topics.dlq.name, {
-    filter: (r) => parse(r) !== undefined,
-    until: (rs) => keys.every((k) => rs.filter((r) => parse(r)?.source.key === k).length >= expectPerKey),
-    timeoutMs: 30_000,
-  });
+/**
+ * Starts reading the DLQ at its end now (its history on a long-lived machine is large) and returns
+ * a function giving the entries about control records with these keys, by record key, once each
+ * key has `expectPerKey` of them (or the timeout passed).
+ */
+async function dlqWatch(keys: string[], expectPerKey: number): Promise<() => Promise<Map<string, DlqRecord[]>>> {
   const out = new Map<string, DlqRecord[]>(keys.map((k) => [k, []]));
-  for (const r of records) {
-    const e = parse(r)!;
-    out.get(e.source.key!)!.push(e);
-  }
-  return out;
+  const consumer = kafka.consumer({ groupId: `control-trust-dlq-${run}`, maxWaitTimeInMs: 100 });
+  let joined!: () => void;
+  const ready = new Promise<void>((r) => (joined = r));
+  consumer.on(consumer.events.GROUP_JOIN, () => joined());
+  await consumer.connect();
+  await consumer.subscribe({ topic: Topics.dlq.name, fromBeginning: false });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (!message.value) return;
+      const entry = DlqRecordSchema.safeParse(JSON.parse(message.value.toString('utf8')));
+      if (entry.success && entry.data.source.topic === topic) out.get(entry.data.source.key ?? '')?.push(entry.data);
+    },
+  });
+  await ready;
+  // A fresh group starts at the end once it has fetched its offsets: give it that first fetch.
+  await new Promise((r) => setTimeout(r, 2_000));
+  return async () => {
+    await expectEventually(async () => expect(keys.every((k) => out.get(k)!.length >= expectPerKey)).toBe(true), { timeoutMs: 30_000 }).catch(() => undefined);
+    await consumer.disconnect();
+    return out;
+  };
 }
 
 describe('the control plane only control writes (five services, real Kafka)', () => {
@@ -111,6 +120,16 @@ describe('the control plane only control writes (five services, real Kafka)', ()
     erasureHeaders[SIGNATURE_HEADER] = `${controlKeyId}.${erasureHeaders[SIGNATURE_HEADER].split('.')[1]}`;
     const foreignKey = `api_key/${foreign.keyId}`;
     const foreignValue = Buffer.from(JSON.stringify(foreign.record));
+    const expected: [string, string][] = [
+      [`api_key/${unsigned.keyId}`, 'control_unsigned'],
+      [foreignKey, 'control_unknown_signer'],
+      [erasureKey, 'control_bad_signature'],
+      [`api_key/${genuineKeyId}`, 'control_replayed'],
+    ];
+    const refusals = await dlqWatch(
+      expected.map(([k]) => k),
+      SERVICES.length,
+    );
     await produceRawRecords(kafka, topic, [
       raw(`api_key/${unsigned.keyId}`, unsigned.record, {}),
       { key: foreignKey, value: foreignValue, headers: { ...plainHeaders, ...attacker.sign({ topic, key: foreignKey, schema: ControlRecordMessage.id, codec: CODEC_PLAIN }, foreignValue) } },
@@ -118,16 +137,7 @@ describe('the control plane only control writes (five services, real Kafka)', ()
       { key: original.key, value: original.value, headers: original.headers },
     ]);
 
-    const expected: [string, string][] = [
-      [`api_key/${unsigned.keyId}`, 'control_unsigned'],
-      [foreignKey, 'control_unknown_signer'],
-      [erasureKey, 'control_bad_signature'],
-      [`api_key/${genuineKeyId}`, 'control_replayed'],
-    ];
-    const dlq = await refusals(
-      expected.map(([k]) => k),
-      SERVICES.length,
-    );
+    const dlq = await refusals();
     for (const [key, code] of expected) {
       const entries = dlq.get(key)!;
       // Each service refused it on its own, with the reason; the original bytes are kept for inspection.

@@ -66,6 +66,7 @@ class TenancyLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 
   private readonly refusedCount: Counter<'code'>;
+  private readonly refusedAtBoot = new Map<string, number>();
   private readonly started: Promise<void>;
   private markStarted!: () => void;
 
@@ -93,15 +94,25 @@ class TenancyLifecycle implements OnModuleInit, OnApplicationShutdown {
     await this.publisher.connect();
     await this.reader.start();
     this.markStarted();
+    void this.reader.waitUntilCaughtUp().then(() => {
+      if (this.refusedAtBoot.size > 0) this.logger.warn({ refused: Object.fromEntries(this.refusedAtBoot) }, 'control records refused while reading the control topic at start (not signed by control, or replayed)');
+    });
   }
 
   /**
-   * A refused control record goes to the DLQ with the reason, by every service that read it: an
-   * operator sees who tried what, and each service's refusal on its own. Fire and forget: the view
-   * must keep following the topic.
+   * A refused control record goes to the DLQ with the reason, by every service that read it live: an
+   * operator sees who tried what, and each service's refusal on its own. What is refused while the
+   * topic is re-read at boot was dead-lettered by the services running when it arrived (or is old
+   * unsigned history compaction has not removed yet): it is counted and summed up in one log line
+   * instead of being dead-lettered again at every start. Fire and forget: the view must keep
+   * following the topic.
    */
   private deadLetter(r: RefusedRecord): void {
     this.refusedCount.inc({ code: r.code });
+    if (!this.reader?.caughtUp()) {
+      this.refusedAtBoot.set(r.code, (this.refusedAtBoot.get(r.code) ?? 0) + 1);
+      return;
+    }
     const entry = dlqEntryThatFits(
       {
         failedAt: new Date().toISOString(),
