@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { READINESS, type Readiness } from '@headroom/runtime';
-import { bearerToken, TenantDirectory, type ApiKeyPrincipal } from '@headroom/tenancy';
+import { Authenticator, readCredential } from '@headroom/tenancy';
 import { RECEIVERS, receiverByPath } from '../receivers/registry';
 import { DiscardCounters } from './discards';
 
@@ -14,10 +14,12 @@ export interface IngestEdgeOptions {
   maxBodyBytes: number;
 }
 
-const principals = new WeakMap<IncomingMessage, ApiKeyPrincipal>();
+/** The ingest principal: always an API key's, with its tenant. */
+type IngestPrincipal = { tenant: string; actor: string };
+const principals = new WeakMap<IncomingMessage, IngestPrincipal>();
 
 /** The principal the edge authenticated for this request (set before its body was read). */
-export function principalOf(request: FastifyRequest): ApiKeyPrincipal | undefined {
+export function principalOf(request: FastifyRequest): IngestPrincipal | undefined {
   return principals.get(request.raw);
 }
 
@@ -31,7 +33,7 @@ export function principalOf(request: FastifyRequest): ApiKeyPrincipal | undefine
 export class IngestEdge implements OnModuleInit {
   constructor(
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
-    @Inject(TenantDirectory) private readonly directory: TenantDirectory,
+    @Inject(Authenticator) private readonly authenticator: Authenticator,
     @Inject(READINESS) private readonly readiness: Readiness,
     @Inject(DiscardCounters) private readonly counters: DiscardCounters,
     @Inject(INGEST_EDGE_OPTIONS) private readonly options: IngestEdgeOptions,
@@ -66,9 +68,16 @@ export class IngestEdge implements OnModuleInit {
       await refuse(503, 'unknown', { error: 'not_ready', message: 'tenants are still loading or a dependency is down; retry shortly' }, 1);
       return;
     }
-    const principal = this.directory.authenticate(bearerToken(request.headers.authorization), 'ingest');
+    // The same credentials and answers as the AuthGuard, which checks again after the body: 401
+    // without a valid one, 403 for a valid one without the ingest scope (a read key, a person).
+    const principal = await this.authenticator.authenticate(readCredential(request.headers.authorization));
     if (!principal) {
       await refuse(401, 'unknown', { error: 'unauthorized', message: 'a valid ingest API key is required (Authorization: Bearer hr_...)' });
+      return;
+    }
+    const scopes = principal.scopes ?? [];
+    if (!principal.tenant || !(scopes.includes('ingest') || scopes.includes('admin'))) {
+      await refuse(403, principal.tenant ?? 'unknown', { error: 'forbidden', message: 'this route takes an API key with the ingest scope' });
       return;
     }
     const declared = Number(request.headers['content-length']);
@@ -79,7 +88,7 @@ export class IngestEdge implements OnModuleInit {
       });
       return;
     }
-    principals.set(request.raw, principal);
+    principals.set(request.raw, { tenant: principal.tenant, actor: principal.actor });
   }
 }
 

@@ -57,7 +57,7 @@ export class AuthGuard implements CanActivate {
 
     const pathTenant = request.params?.['tenant'];
     if (pathTenant !== undefined && principal.role !== 'platform-admin' && pathTenant !== principal.tenant) {
-      this.refuse(request, route, 404, 'other_tenant', `no tenant ${pathTenant}`, principal);
+      this.refuse(request, route, 404, 'other_tenant', 'no such tenant', principal);
     }
     if (requirement.scope === 'ingest') {
       const scopes = principal.scopes ?? [];
