@@ -9,6 +9,7 @@ import { TenantsModule } from './tenants/tenants.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { AuditModule } from './audit/audit.module';
 import { PeopleModule } from './people/people.module';
+import { KeysModule } from './keys/keys.module';
 
 @Module({})
 export class AppModule {
@@ -23,6 +24,7 @@ export class AppModule {
         TenantsModule.forRoot(config),
         AuditModule.forRoot(config),
         PeopleModule.forRoot(config),
+        KeysModule.forRoot(config),
       ],
     };
   }

@@ -1,6 +1,18 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { baseEnvSchema, databaseEnvSchema, portEnv } from '@headroom/config';
+import { durationProblem, parseDuration } from '@headroom/contracts';
+
+/** A Prometheus-style duration (`30d`, `12h`, `2s`) as milliseconds, more than zero. */
+const durationMs = () =>
+  z
+    .string()
+    .superRefine((s, ctx) => {
+      const problem = durationProblem(s);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a duration such as 30d or 12h: ${problem}` });
+      else if (parseDuration(s) <= 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be more than zero' });
+    })
+    .transform(parseDuration);
 
 export const controlEnvSchema = baseEnvSchema
   .merge(databaseEnvSchema)
@@ -13,6 +25,16 @@ export const controlEnvSchema = baseEnvSchema
       CONTROL_SIGNING_KEY: z
         .string({ required_error: 'is required: base64 of control\'s Ed25519 private key (PKCS#8 DER), see README' })
         .refine((s) => publicHalf(s) !== undefined, 'must be base64 of a PKCS#8 DER Ed25519 private key'),
+      /** A tenant whose current data key is older than this gets a new version (docs/crypto.md, key lifecycle). */
+      CONTROL_DATA_KEY_MAX_AGE: durationMs().default('30d'),
+      /**
+       * How long after a data-key version stopped being current it may be retired: records sealed with
+       * it must have left every topic first. Unset: the longest retention of the topics that carry
+       * sealed records, from the topic registry (set it if the cluster's retention was raised).
+       */
+      CONTROL_DATA_KEY_RETIRE_AFTER: durationMs().optional(),
+      /** How often the key job (scheduled rotation, re-seal, retirement) runs. */
+      CONTROL_KEY_JOB_INTERVAL: durationMs().default('1m'),
     }),
   )
   // Control reads its own records back through the same check as every service: a signing key whose

@@ -4,6 +4,7 @@ import { documentRecursive, type ApiOperation } from '@headroom/runtime';
 import { AuditController, AuditQuerySchema } from './audit/audit.controller';
 import { AlertConfigBodySchema, CreateApiKeyBodySchema, CreateTenantBodySchema, LimitsPatchBodySchema } from './tenants/tenants.dto';
 import { TenantParamsSchema, TenantsController } from './tenants/tenants.controller';
+import { KEYS_OPERATIONS } from './keys/keys.openapi';
 
 // The routing tree nests routes in routes.
 documentRecursive('AlertRoute', AlertRouteSchema);
@@ -86,4 +87,5 @@ export const CONTROL_OPERATIONS: readonly ApiOperation[] = [
     request: { query: AuditQuerySchema },
     responses: { 200: { description: 'Events', content: json(z.object({ events: z.array(z.object({ id: z.string(), at: z.string(), action: z.string() }).passthrough()) })) } },
   },
+  ...KEYS_OPERATIONS,
 ];

@@ -53,7 +53,18 @@ export const Topics = {
     name: 'headroom.control.v1',
     partitions: 1,
     maxMessageBytes: DEFAULT,
-    config: { 'max.message.bytes': String(DEFAULT), 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(3600 * 1000) },
+    // Bounded compaction, so a shredded tenant's wrapped keys leave the topic in a known time
+    // (docs/crypto.md, "Compaction bound"): the active segment rolls at the first append after
+    // min(segment.ms, max.compaction.lag.ms) (control's key job appends at least hourly), the cleaner
+    // must then clean it whatever the dirty ratio, and tombstones go delete.retention.ms later.
+    config: {
+      'max.message.bytes': String(DEFAULT),
+      'cleanup.policy': 'compact',
+      'min.compaction.lag.ms': '0',
+      'max.compaction.lag.ms': String(3600 * 1000),
+      'segment.ms': String(3600 * 1000),
+      'delete.retention.ms': String(3600 * 1000),
+    },
     description: 'Compacted: tenants, API keys (hashed), wrapped data keys, alert rules. Latest value per key wins.',
   },
   audit: {

@@ -16,6 +16,7 @@ import type { RecordPublisher } from '@headroom/kafka';
 import { generateApiKey, hasPlainReceiverSecrets, PUBLISHER, redactReceiverSecrets, sealReceiverSecrets } from '@headroom/tenancy';
 import { inTransaction, PG_POOL } from '@headroom/database';
 import { auditEntry, ControlOutbox, controlEntry, tombstoneEntry } from '../outbox/control-outbox';
+import { rotateDataKeyIn } from '../keys/data-key-rotation';
 import type { AlertConfigBody, CreateTenantBody, LimitsPatchBody } from './tenants.dto';
 
 export const CONTROL_KEK = Symbol('CONTROL_KEK');
@@ -201,23 +202,15 @@ export class TenantsService {
     });
   }
 
-  /** Rotation: a new data-key version encrypts from now on; older versions still decrypt. */
+  /**
+   * Rotation: a new data-key version encrypts from now on; older versions still decrypt until the key
+   * job retires them. Stored receiver secrets are re-sealed under it in the same transaction.
+   */
   async rotateDataKey(tenant: string, actor: string) {
     return this.tx(async (db) => {
       await this.requireTenant(db, tenant);
-      const { rows } = await db.query(`select coalesce(max(version),0)+1 as v from control.data_keys where tenant = $1 and purpose = 'data'`, [tenant]);
-      const version = Number(rows[0].v);
-      const key = createWrappedKey(this.kek, tenant, 'data', version);
-      await db.query('insert into control.data_keys (tenant, purpose, version, kek_id, wrapped, state, created_at) values ($1,$2,$3,$4,$5,$6,$7)', [
-        tenant,
-        'data',
-        version,
-        key.kekId,
-        key.wrapped,
-        'active',
-        key.createdAt,
-      ]);
-      await this.publish(db, [{ kind: 'data_key', ...key, state: 'active' }], { action: 'data_key.rotate', actor, tenant, target: `data/${version}` });
+      const { version, records } = await rotateDataKeyIn(db, tenant, { current: this.kek, previous: [] });
+      await this.publish(db, records, { action: 'data_key.rotate', actor, tenant, target: `data/${version}` });
       return { tenant, version };
     });
   }
