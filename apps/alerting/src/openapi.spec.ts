@@ -1,11 +1,20 @@
 import { buildOpenApiDocument, controllersOf, createLogger, routesOf, RUNTIME_OPERATIONS, undocumentedRoutes } from '@headroom/runtime';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '@headroom/config';
+import { generateControlSigningKeys } from '@headroom/crypto';
+import { serviceEnv } from '@headroom/testing';
 import { AppModule } from './app.module';
+import { alertingEnvSchema } from './config';
 import { ALERTING_OPERATIONS } from './openapi';
 
 describe('alerting OpenAPI document', () => {
   const document = buildOpenApiDocument({ service: 'alerting', operations: [...RUNTIME_OPERATIONS, ...ALERTING_OPERATIONS] });
+  // The service's real configuration (fresh secrets, no server contacted): forRoot builds the module tree only.
+  const keys = generateControlSigningKeys();
+  const secrets = { kek: randomBytes(32).toString('base64'), adminToken: randomBytes(24).toString('base64url'), slackToken: 'xoxb-spec', controlSigningKey: keys.signingKey, controlPublicKey: keys.publicKey, metricsToken: randomBytes(24).toString('base64url') };
+  const config = loadConfig(alertingEnvSchema, serviceEnv('alerting', secrets, { slackApiUrl: 'http://127.0.0.1:9' }));
   // The controllers the AppModule tree declares, read from Nest's module metadata (no provider is built).
-  const routes = routesOf(controllersOf(AppModule.forRoot({} as never, createLogger('alerting', 'silent'))));
+  const routes = routesOf(controllersOf(AppModule.forRoot(config, createLogger('alerting', 'silent'))));
 
   it('describes every route the service registers', () => {
     expect(routes.length).toBeGreaterThan(RUNTIME_OPERATIONS.length);
