@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { READINESS, type Readiness } from '@headroom/runtime';
-import { Authenticator, readCredential } from '@headroom/tenancy';
+import { Authenticator, bearerToken } from '@headroom/tenancy';
 import { RECEIVERS, receiverByPath } from '../receivers/registry';
 import { DiscardCounters } from './discards';
 
@@ -70,7 +70,7 @@ export class IngestEdge implements OnModuleInit {
     }
     // The same credentials and answers as the AuthGuard, which checks again after the body: 401
     // without a valid one, 403 for a valid one without the ingest scope (a read key, a person).
-    const principal = await this.authenticator.authenticate(readCredential(request.headers.authorization));
+    const principal = await this.authenticator.authenticate(bearerToken(request.headers.authorization));
     if (!principal) {
       await refuse(401, 'unknown', { error: 'unauthorized', message: 'a valid ingest API key is required (Authorization: Bearer hr_...)' });
       return;
