@@ -258,11 +258,14 @@ describe('collectors (process, real Kafka; control as a process)', () => {
     }
 
     const valid = { points: [point(metric('auth'))] };
-    for (const bad of [null, 'hr_0123456789abcdef_' + 'A'.repeat(43), `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`, 'not-a-key', keys[A].read]) {
+    for (const bad of [null, 'hr_0123456789abcdef_' + 'A'.repeat(43), `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`, 'not-a-key']) {
       const res = await post(valid, { key: bad });
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('unauthorized');
     }
+    // A genuine key without the ingest scope is known but not allowed here.
+    const readOnly = await post(valid, { key: keys[A].read });
+    expect(readOnly.status).toBe(403);
     const basic = await post(valid, { headers: { authorization: `Basic ${Buffer.from(`x:${key}`).toString('base64')}` } });
     expect(basic.status).toBe(401);
 

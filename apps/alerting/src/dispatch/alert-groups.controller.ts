@@ -125,7 +125,8 @@ export class AlertGroupsController {
   @HttpCode(200)
   @Public()
   async slackAction(@Req() req: FastifyRequest, @Headers('x-slack-request-timestamp') timestamp: string | undefined, @Headers('x-slack-signature') signature: string | undefined) {
-    if (!this.options.slackSigningSecret) fail(503, 'not_configured', 'SLACK_SIGNING_SECRET is not set');
+    // Not a passing outage: without a signing secret this deployment takes no Slack clicks at all.
+    if (!this.options.slackSigningSecret) fail(404, 'not_configured', 'Slack interactivity is off: SLACK_SIGNING_SECRET is not set');
     const rawBody = typeof req.body === 'string' ? req.body : Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     const verdict = verifySlackRequest({ signingSecret: this.options.slackSigningSecret, timestamp, rawBody, signature, now: Date.now() });
     if (!verdict.ok) fail(401, 'bad_signature', verdict.reason);

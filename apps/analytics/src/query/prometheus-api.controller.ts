@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Catch, Controller, Get, HttpCode, HttpException, Inject, Param, Post, Query, Req, Res, UseFilters, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { principalOf, Requires } from '@headroom/tenancy';
@@ -7,7 +7,23 @@ import { QueryError } from './query-error';
 import { all, one, promDuration, promTime, type Params } from './query-params';
 import { QueryService, type PromResult } from './query.service';
 
-type ErrorType = 'bad_data' | 'execution' | 'unavailable' | 'unauthorized' | 'internal';
+type ErrorType = 'bad_data' | 'execution' | 'unavailable' | 'unauthorized' | 'forbidden' | 'internal';
+
+/**
+ * The guard's refusals (401, 403, 503 while tenants load) in Prometheus's envelope, as on every
+ * other answer of this API: Grafana and promtool read `errorType`/`error`, not the house shape.
+ */
+@Catch(HttpException)
+export class PrometheusErrorFilter implements ExceptionFilter {
+  catch(err: HttpException, host: ArgumentsHost): void {
+    const status = err.getStatus();
+    const body = err.getResponse() as { message?: unknown } | string;
+    const message = typeof body === 'string' ? body : String(body.message ?? err.message);
+    const errorType: ErrorType = status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : status === 503 ? 'unavailable' : status < 500 ? 'bad_data' : 'internal';
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    void reply.status(status).header('Cache-Control', 'no-store').send({ status: 'error', errorType, error: message });
+  }
+}
 
 /** Go's time.Time zero and max as Prometheus uses them when `start`/`end` are absent (bounded to what Headroom stores). */
 const EARLIEST = 0;
@@ -21,6 +37,7 @@ const EARLIEST = 0;
  */
 @Controller('prometheus/api/v1')
 @Requires({ role: 'viewer' })
+@UseFilters(PrometheusErrorFilter)
 export class PrometheusApiController {
   constructor(
     @Inject(QueryService) private readonly query: QueryService,
@@ -33,6 +50,7 @@ export class PrometheusApiController {
     return this.instant(req, q, reply);
   }
   @Post('query')
+  @HttpCode(200)
   instantPost(@Req() req: unknown, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
     return this.instant(req, { ...q, ...body }, reply);
   }
@@ -42,6 +60,7 @@ export class PrometheusApiController {
     return this.range(req, q, reply);
   }
   @Post('query_range')
+  @HttpCode(200)
   rangePost(@Req() req: unknown, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
     return this.range(req, { ...q, ...body }, reply);
   }
@@ -51,6 +70,7 @@ export class PrometheusApiController {
     return this.series(req, q, reply);
   }
   @Post('series')
+  @HttpCode(200)
   seriesPost(@Req() req: unknown, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
     return this.series(req, { ...q, ...body }, reply);
   }
@@ -60,6 +80,7 @@ export class PrometheusApiController {
     return this.labels(req, q, reply);
   }
   @Post('labels')
+  @HttpCode(200)
   labelsPost(@Req() req: unknown, @Query() q: Params, @Body() body: Params | undefined, @Res() reply: FastifyReply) {
     return this.labels(req, { ...q, ...body }, reply);
   }

@@ -278,10 +278,11 @@ describe('query API (analytics process on real Kafka + PostgreSQL; Debian Promet
     const maxOverAll = await prom(`query?${q({ query: `max_over_time(${METRIC}[20m])`, time: (BASE + MINUTES * MINUTE) / 1000 })}`);
     expect(maxOverAll.body.data.result).toEqual([{ metric: { route: '/play' }, value: [(BASE + MINUTES * MINUTE) / 1000, String(Math.max(...series.bPlay.samples.map(([, v]) => v)))] }]);
 
-    // No key, an ingest-only key: refused everywhere, in each API's own error shape.
+    // No key: 401; an ingest-only key (valid, but not a reader): 403 — refused everywhere, in each API's own error shape.
     expect(await get(`/v1/query/series?${q({ match: METRIC })}`)).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
-    expect(await get(`/v1/query/series?${q({ match: METRIC })}`, keys[A].ingest)).toMatchObject({ status: 401 });
-    expect(await get(`/prometheus/api/v1/series?${q({ 'match[]': METRIC })}`, keys[A].ingest)).toMatchObject({ status: 401, body: { status: 'error', errorType: 'unauthorized' } });
+    expect(await get(`/prometheus/api/v1/series?${q({ 'match[]': METRIC })}`)).toMatchObject({ status: 401, body: { status: 'error', errorType: 'unauthorized' } });
+    expect(await get(`/v1/query/series?${q({ match: METRIC })}`, keys[A].ingest)).toMatchObject({ status: 403 });
+    expect(await get(`/prometheus/api/v1/series?${q({ 'match[]': METRIC })}`, keys[A].ingest)).toMatchObject({ status: 403, body: { status: 'error', errorType: 'forbidden' } });
   });
 
   it('limits and malformed queries answer with the parameter at fault', async () => {

@@ -47,9 +47,12 @@ export interface ApiOperation {
   errors?: number[];
   /**
    * The handler's error body when it does not answer the house shape (e.g. Prometheus's API
-   * envelope). Refusals before the handler (the guard's 401/403, an unparsable body) keep the house shape.
+   * envelope). Refusals before the handler (an unparsable body; the guard's 401/403 unless
+   * `guardErrorsInErrorBody`) keep the house shape.
    */
   errorBody?: z.ZodTypeAny;
+  /** The controller also renders the guard's 401/403 in `errorBody` (an exception filter on it), not the house shape. */
+  guardErrorsInErrorBody?: boolean;
 }
 
 /**

@@ -76,10 +76,14 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions): OpenAPIOb
     if (!isPublic) [401, 403].forEach((s) => errorStatuses.add(s));
     if (op.request?.body) [413, 415].forEach((s) => errorStatuses.add(s));
 
-    // A route with its own error envelope still has the guard's 401/403 and Fastify's refusals of a
-    // body it cannot parse (400/413/415) in the house shape: those come before the handler runs.
+    // A route with its own error envelope still has Fastify's refusals of a body it cannot parse
+    // (400/413/415) in the house shape, and the guard's 401/403 too unless its controller renders them.
     const errorSchema = (status: number) =>
-      !op.errorBody || status === 401 || status === 403 ? errorRef : [400, 413, 415].includes(status) ? z.union([op.errorBody, errorRef]) : op.errorBody;
+      !op.errorBody || ((status === 401 || status === 403) && !op.guardErrorsInErrorBody)
+        ? errorRef
+        : [400, 413, 415].includes(status)
+          ? z.union([op.errorBody, errorRef])
+          : op.errorBody;
     const responses: Record<string, ResponseConfig> = {};
     for (const [status, r] of Object.entries(op.responses)) {
       responses[status] = {
