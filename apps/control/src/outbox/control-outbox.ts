@@ -20,6 +20,7 @@ create table if not exists control.outbox (
 /** Any value: only one relay at a time across control replicas (a transaction-scoped advisory lock). */
 const RELAY_LOCK = 0x6865_6164; // "head"
 const BATCH = 500;
+const LOCK_BUSY = -1;
 
 export type OutboxEntry = { kind: 'control'; key: string; value: ControlRecord | null } | { kind: 'audit'; key: string; value: AuditEvent };
 
@@ -96,8 +97,15 @@ export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
       let sent = 0;
       do {
         this.again = false;
-        for (;;) {
+        for (let busy = 0; ; ) {
           const n = await this.relayBatch();
+          if (n === LOCK_BUSY) {
+            // Another replica is relaying (it sends our rows too, in order): wait for it briefly rather
+            // than for the next tick, so the caller's answer still follows its records onto Kafka.
+            if (++busy > 40 || this.stopped) break;
+            await new Promise((r) => setTimeout(r, 25));
+            continue;
+          }
           sent += n;
           if (n < BATCH) break;
         }
@@ -120,7 +128,7 @@ export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
       const { rows: lock } = await db.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1) as ok', [RELAY_LOCK]);
       if (!lock[0].ok) {
         await db.query('rollback');
-        return 0;
+        return LOCK_BUSY;
       }
       const { rows } = await db.query<{ id: string; kind: 'control' | 'audit'; key: string; value: unknown }>('select id, kind, key, value from control.outbox order by id limit $1', [BATCH]);
       if (rows.length === 0) {
