@@ -155,8 +155,10 @@ describe('the control plane only control writes (five services, real Kafka)', ()
     await expectEventually(async () => expect(await ingest(fresh)).toBe(202), { timeoutMs: 20_000 });
     expect(await query(fresh)).toBe(200);
 
-    // Each service counts what it refused, by reason.
+    // Each service counts what it refused, by reason — on a /metrics only the deployment's scraper reads.
     for (const s of services) {
+      expect({ service: s.app, status: (await fetch(`${s.url}/metrics`)).status }).toEqual({ service: s.app, status: 401 });
+      expect({ service: s.app, status: (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${fresh}` } })).status }).toEqual({ service: s.app, status: 401 });
       const text = await (await fetch(`${s.url}/metrics`, { headers: controlTrust().metricsHeaders })).text();
       for (const [, code] of expected) expect({ service: s.app, code, counted: new RegExp(`headroom_control_records_refused_total\\{[^}]*code="${code}"[^}]*\\} [1-9]`).test(text) }).toEqual({ service: s.app, code, counted: true });
     }
