@@ -8,6 +8,7 @@ import type { AlertingConfig } from './config';
 import { AlertingConsumer } from './alerting.consumer';
 import { ALERT_SINK, AlertingService, EVALUATION_OPTIONS, type AlertSink, type EvaluationOptions } from './alerting.service';
 import { RULE_STATE_STORE, RedisRuleStateStore } from './rules/rule-state-store';
+import { AlertingErasure } from './erasure/alerting-erasure';
 import { CONSUMER_OPTIONS, type ConsumerOptions } from './tokens';
 import { AnomaliesConsumer } from './anomalies/anomalies.consumer';
 import { ANOMALY_OPTIONS, AnomaliesService, type AnomalyOptions } from './anomalies/anomalies.service';
@@ -68,6 +69,7 @@ export class AlertingModule {
         { provide: ANOMALY_PAGE_STORE, inject: [REDIS], useFactory: (redis: Redis) => new RedisAnomalyPageStore(redis) },
         AnomaliesService,
         AnomaliesConsumer,
+        AlertingErasure,
       ],
       exports: [AlertingService],
     };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ApiOperation, ApiResponse, HttpMethod } from '@headroom/runtime';
 import { PrometheusApiController } from './query/prometheus-api.controller';
 import { QueryController } from './query/query.controller';
+import { SubjectParamsSchema, SubjectsController } from './erasure/subjects.controller';
 
 /*
  * The query APIs parse their parameters with query-params.ts (one/all, v1Time, promTime…), which
@@ -58,7 +59,21 @@ function promPair(getHandler: string, postHandler: string, summary: string, para
   return [op(getHandler, 'get'), op(postHandler, 'post')];
 }
 
+const SubjectRecordsAnswer = z.object({
+  tenant: z.string(),
+  subject: z.string().describe('The pseudonym the events are stored under'),
+  events: z.array(z.object({ at: z.number(), type: z.string(), event: z.record(z.unknown()) })),
+  truncated: z.boolean(),
+});
+
 export const ANALYTICS_OPERATIONS: readonly ApiOperation[] = [
+  {
+    handler: [SubjectsController, 'records'],
+    summary: 'Right of access: the events analytics keeps about one user of the caller’s tenant',
+    request: { params: SubjectParamsSchema },
+    responses: { 200: { description: 'The subject’s events, oldest first', content: { 'application/json': SubjectRecordsAnswer } } },
+    errors: [503],
+  },
   {
     handler: [QueryController, 'series'],
     summary: 'Series matching a selector',

@@ -9,6 +9,7 @@ import { TenantsModule } from './tenants/tenants.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { AuditModule } from './audit/audit.module';
 import { PeopleModule } from './people/people.module';
+import { ErasureModule } from './erasure/erasure.module';
 import { KeysModule } from './keys/keys.module';
 
 @Module({})
@@ -24,6 +25,7 @@ export class AppModule {
         TenantsModule.forRoot(config),
         AuditModule.forRoot(config),
         PeopleModule.forRoot(config),
+        ErasureModule,
         KeysModule.forRoot(config),
       ],
     };

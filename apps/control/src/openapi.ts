@@ -4,7 +4,9 @@ import { documentRecursive, type ApiOperation } from '@headroom/runtime';
 import { AuditController, AuditQuerySchema } from './audit/audit.controller';
 import { AlertConfigBodySchema, CreateApiKeyBodySchema, CreateTenantBodySchema, LimitsPatchBodySchema } from './tenants/tenants.dto';
 import { TenantParamsSchema, TenantsController } from './tenants/tenants.controller';
+import { ERASURE_OPERATIONS } from './erasure/erasure.openapi';
 import { KEYS_OPERATIONS } from './keys/keys.openapi';
+import { PEOPLE_OPERATIONS } from './people/people.openapi';
 
 // The routing tree nests routes in routes.
 documentRecursive('AlertRoute', AlertRouteSchema);
@@ -77,7 +79,7 @@ export const CONTROL_OPERATIONS: readonly ApiOperation[] = [
     summary: 'Erase the tenant (its data keys destroyed: its Kafka history becomes unreadable)',
     request: { params: TenantParamsSchema },
     responses: {
-      200: { description: 'Erased', content: json(z.object({ tenant: z.string(), erasedAt: z.string(), keysDestroyed: z.number().int() }).passthrough()) },
+      200: { description: 'Erased; follow the services’ deletions at /v1/erasures/{erasureId}', content: json(z.object({ tenant: z.string(), erasedAt: z.string(), keysDestroyed: z.number().int(), erasureId: z.string().uuid() }).passthrough()) },
     },
     errors: [404],
   },
@@ -88,4 +90,6 @@ export const CONTROL_OPERATIONS: readonly ApiOperation[] = [
     responses: { 200: { description: 'Events', content: json(z.object({ events: z.array(z.object({ id: z.string(), at: z.string(), action: z.string() }).passthrough()) })) } },
   },
   ...KEYS_OPERATIONS,
+  ...PEOPLE_OPERATIONS,
+  ...ERASURE_OPERATIONS,
 ];

@@ -9,6 +9,7 @@ import { DatabaseModule } from '@headroom/database';
 import { PrometheusModule } from './prometheus/prometheus.module';
 import { DEFAULT_DELIVERY_POLICY } from './sinks/sink-delivery';
 import { SinksModule } from './sinks/sinks.module';
+import { ExportersErasureModule } from './erasure/exporters-erasure';
 
 @Module({})
 export class AppModule {
@@ -34,6 +35,7 @@ export class AppModule {
             holdMs: DEFAULT_DELIVERY_POLICY.holdMs,
           },
         }),
+        ExportersErasureModule.forRoot(config.sinks),
       ],
     };
   }

@@ -7,3 +7,4 @@ export * from './receiver-secrets';
 export * from './auth';
 export * from './audit-trail';
 export * from './audit.interceptor';
+export * from './erasure-participant';

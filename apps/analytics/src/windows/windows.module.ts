@@ -5,6 +5,7 @@ import { AggregateBatchMessage, DlqRecordMessage, SignalBatchMessage } from '@he
 import { splitArrayField, type RecordPublisher } from '@headroom/kafka';
 import { PUBLISHER } from '@headroom/tenancy';
 import { SignalsModule } from '../signals/signals.module';
+import { AnalyticsErasure } from '../erasure/analytics-erasure';
 import type { AnalyticsConfig } from '../config';
 import { RollupsService } from './rollups.service';
 import { ANALYTICS_SETTINGS, TelemetryConsumer } from './telemetry.consumer';
@@ -48,6 +49,7 @@ export class WindowsModule {
         WindowsService,
         RollupsService,
         TelemetryConsumer,
+        AnalyticsErasure,
       ],
     };
   }

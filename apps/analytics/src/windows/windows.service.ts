@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   AggregateBatchMessage,
@@ -17,6 +17,8 @@ import { ContractViolationError, PermanentError, type OutgoingRecord } from '@he
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { SignalsService } from '../signals/signals.service';
+import { SubjectErasures } from '../erasure/subject-erasures';
+import { SubjectEventsRepository } from '../erasure/subject-events.repository';
 import { eventToPoints } from './event-metrics';
 import { summarise, WindowAggregator, type ClosedWindow, type LatePoints } from './window-aggregator';
 import { isDataError, RESOLUTIONS, WindowsRepository, writeOf, type WindowWrite } from './windows.repository';
@@ -82,6 +84,9 @@ export class WindowsService {
     @Inject(METRICS) registry: Registry,
     @Inject(SignalsService) private readonly signals: SignalsService,
     @Inject(WINDOW_BUDGETS) private readonly budgets: WindowBudgets,
+    // GDPR (apps/analytics/src/erasure): the subjects' events are kept, erased subjects' windows dropped.
+    @Optional() @Inject(SubjectEventsRepository) private readonly subjectEvents?: SubjectEventsRepository,
+    @Optional() @Inject(SubjectErasures) private readonly subjectErasures?: SubjectErasures,
   ) {
     this.metrics = {
       windows: new Counter({ name: 'headroom_analytics_windows_total', help: 'Windows persisted, by outcome (closed, revised, quarantined).', labelNames: ['outcome'], registers: [registry] }),
@@ -152,6 +157,8 @@ export class WindowsService {
     const add = (p: TelemetryBatch['points'][number]) => counts[this.aggregator.add(tenant, p, src, batch.receivedAt, now, limits)]++;
     for (const p of batch.points) add(p);
     for (const e of batch.events) for (const p of eventToPoints(e)) add(p);
+    // Before markHandled: if the write fails the record is handled again (its rows are keyed by offset).
+    if (this.subjectEvents && batch.events.length) await this.subjectEvents.record(tenant, batch.events, src);
     this.aggregator.markHandled(tenant, src.partition, src.offset);
     if (counts.windowed) this.metrics.points.inc({ tenant, outcome: 'windowed' }, counts.windowed);
     if (counts.late) this.metrics.points.inc({ tenant, outcome: 'late' }, counts.late);
@@ -201,10 +208,13 @@ export class WindowsService {
     const now = this.now();
     // A tenant's open windows are bounded by twice its active-series limit (two windows per series at a boundary).
     const closed = this.aggregator.closeDue(now, caughtUp, (tenant) => 2 * this.limitsOf(tenant).maxActiveSeries);
+    this.dropErasedSubjects(closed);
     for (const c of closed) this.closedAt.set(c, now);
     // Not push(...xs): a backlog can close 100k+ windows at once, more arguments than the stack holds.
     for (const c of closed) this.unsaved.push(c);
-    for (const l of this.aggregator.takeLate()) this.unsavedLate.push(l);
+    const takenLate = this.aggregator.takeLate();
+    this.dropErasedSubjects([], takenLate);
+    for (const l of takenLate) this.unsavedLate.push(l);
     // Each window feeds its tenant's detectors once, when it first closes (in window order per series).
     const fed = closed.sort((a, b) => a.window.windowStart - b.window.windowStart).filter((c) => !this.directory.isErased(c.tenant));
     for (const s of await this.signals.observe(fed, (tenant) => this.limitsOf(tenant).maxDetectorSeries)) this.pendingSignals.push(s);
@@ -249,6 +259,28 @@ export class WindowsService {
     const done = this.now();
     for (const c of good) this.metrics.latency.observe((done - (this.closedAt.get(c) ?? done)) / 1000);
     this.metrics.unsaved.set(this.unsaved.length + this.unsavedLatePoints());
+  }
+
+  /**
+   * Runs `work` queued behind any flush in progress (and before the next): an erasure's deletes
+   * cannot then be overwritten by a flush that read its windows before them.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.flushing.then(work);
+    this.flushing = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
+  }
+
+  /** Windows and late points of a subject erased since they began are never stored (and release their commits). */
+  private dropErasedSubjects(closed: ClosedWindow[], late: LatePoints[] = []): void {
+    const erasures = this.subjectErasures;
+    if (!erasures) return;
+    const windows = erasures.take(closed, (c) => erasures.coversLabels(c.tenant, c.window.series.labels, c.window.windowStart));
+    const points = erasures.take(late, (l) => erasures.coversLabels(l.tenant, l.labels, l.windowStart));
+    if (windows.length || points.length) this.aggregator.acknowledge(windows, points);
   }
 
   /** Late points for windows still in this flush's batch go straight into them (they are not stored yet). */

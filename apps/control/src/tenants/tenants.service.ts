@@ -18,6 +18,7 @@ import { inTransaction, PG_POOL } from '@headroom/database';
 import { auditEntry, ControlOutbox, controlEntry, tombstoneEntry } from '../outbox/control-outbox';
 import { rotateDataKeyIn } from '../keys/data-key-rotation';
 import type { AlertConfigBody, CreateTenantBody, LimitsPatchBody } from './tenants.dto';
+import { ErasureService } from '../erasure/erasure.service';
 
 export const CONTROL_KEK = Symbol('CONTROL_KEK');
 
@@ -34,6 +35,7 @@ export class TenantsService {
     @Inject(PUBLISHER) private readonly publisher: RecordPublisher,
     @Inject(CONTROL_KEK) private readonly kek: KeyEncryptionKey,
     @Inject(ControlOutbox) private readonly outbox: ControlOutbox,
+    @Inject(ErasureService) private readonly erasures: ErasureService,
   ) {}
 
   async create(body: CreateTenantBody, actor: string) {
@@ -236,7 +238,9 @@ export class TenantsService {
         ...apiKeys.rows.map((k) => `api_key/${k.key_id}`),
       ];
       await this.outbox.enqueue(db, tombstones.map(tombstoneEntry));
-      return { tenant, erasedAt, keysDestroyed: keys.rowCount };
+      // After tenant_erased: each service has shredded the keys when it carries out the request and acknowledges.
+      const erasureId = await this.erasures.requestTenantInTransaction(db, tenant, actor);
+      return { tenant, erasedAt, keysDestroyed: keys.rowCount, erasureId };
     });
   }
 

@@ -1,0 +1,71 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { inTransaction, PG_POOL } from '@headroom/database';
+import type { RecordPublisher } from '@headroom/kafka';
+import { LOGGER, type Logger } from '@headroom/runtime';
+import { ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
+import { RULE_STATE_STORE, type RuleStateStore } from '../rules/rule-state-store';
+
+/** alerting's tables, and the column that can carry a subject's pseudonym (a label value, or a group key or payload built from labels). */
+const SUBJECT_COLUMNS: readonly [table: string, column: string][] = [
+  ['alerting.alerts', 'labels::text'],
+  ['alerting.groups', 'group_key || state::text'],
+  ['alerting.outbox', 'group_key || payload::text'],
+  ['alerting.threads', 'group_key || thread::text'],
+];
+
+/**
+ * alerting's part of the erasure saga. A subject: alert rows, dispatch groups, queued or sent
+ * notifications and chat threads in which its pseudonym appears (as a label value, in a group key or
+ * a rendered payload). Pseudonyms are `u_` + 43 base64url characters, so a substring match on the
+ * JSON text finds them and nothing else. Silences are written by people and name no subject.
+ * A tenant: the tables and the Redis rule state, counted (the tenant_erased handlers usually got there first).
+ */
+@Injectable()
+export class AlertingErasure implements OnApplicationShutdown {
+  private readonly participant: ErasureParticipant;
+
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(RULE_STATE_STORE) private readonly ruleState: RuleStateStore,
+    @Inject(TenantDirectory) directory: TenantDirectory,
+    @Inject(PUBLISHER) publisher: RecordPublisher,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.participant = new ErasureParticipant('alerting', directory, publisher, { subject: (t, s) => this.subject(t, s), tenant: (t) => this.tenant(t) }, logger);
+  }
+
+  onApplicationShutdown(): void {
+    this.participant.stop();
+  }
+
+  async subject(tenant: string, pseudonym: string): Promise<ErasureOutcome> {
+    const deleted: Record<string, number> = {};
+    await inTransaction(this.pool, async (db) => {
+      for (const [table, column] of SUBJECT_COLUMNS) {
+        deleted[table] = (await db.query(`delete from ${table} where tenant = $1 and strpos(${column}, $2) > 0`, [tenant, pseudonym])).rowCount ?? 0;
+      }
+    });
+    return {
+      deleted,
+      left: [
+        {
+          store: 'redis:rule_state',
+          reason:
+            'the running rules keep the labels of their current alerts in memory and in Redis (hr:rules:<tenant>); an alert on the subject’s series resolves once the series stops and is then dropped from it; the key expires 30 days after the tenant’s last evaluation',
+        },
+      ],
+    };
+  }
+
+  async tenant(tenant: string): Promise<ErasureOutcome> {
+    const deleted: Record<string, number> = {};
+    await inTransaction(this.pool, async (db) => {
+      for (const table of ['alerting.alerts', 'alerting.groups', 'alerting.outbox', 'alerting.threads', 'alerting.silences']) {
+        deleted[table] = (await db.query(`delete from ${table} where tenant = $1`, [tenant])).rowCount ?? 0;
+      }
+    });
+    deleted['redis:rule_state'] = await this.ruleState.eraseTenant(tenant);
+    return { deleted, left: [] };
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Subjects erased while this process runs, so that what was already on its way when the request
+ * came — windows still open in memory, late points, telemetry records not consumed yet, a replay —
+ * is not stored again after the delete. Only data from before the request is dropped: a subject
+ * who goes on using the platform produces new data. Kept for the telemetry topic's retention (the
+ * longest a replay can reach back); after a restart, requests still on the control topic (control
+ * tombstones them once complete) fill it again.
+ */
+export class SubjectErasures {
+  private readonly byTenant = new Map<string, Map<string, number>>();
+  private size = 0;
+
+  constructor(private readonly horizonMs = 7 * 24 * 3600_000) {}
+
+  add(tenant: string, pseudonym: string, requestedAt: number): void {
+    let subjects = this.byTenant.get(tenant);
+    if (!subjects) this.byTenant.set(tenant, (subjects = new Map()));
+    if (!subjects.has(pseudonym)) this.size++;
+    subjects.set(pseudonym, Math.max(requestedAt, subjects.get(pseudonym) ?? 0));
+  }
+
+  forgetTenant(tenant: string): void {
+    this.size -= this.byTenant.get(tenant)?.size ?? 0;
+    this.byTenant.delete(tenant);
+  }
+
+  /** Whether data of `subject` at `at` (ms) is from before its erasure. */
+  erased(tenant: string, subject: string, at: number): boolean {
+    if (this.size === 0) return false;
+    const requestedAt = this.byTenant.get(tenant)?.get(subject);
+    return requestedAt !== undefined && at <= requestedAt;
+  }
+
+  /** Whether a series of `tenant` carries an erased subject's pseudonym as a label value, for a window starting at `at`. */
+  coversLabels(tenant: string, labels: Readonly<Record<string, string>>, at: number): boolean {
+    if (this.size === 0) return false;
+    const subjects = this.byTenant.get(tenant);
+    if (!subjects) return false;
+    for (const v of Object.values(labels)) {
+      const requestedAt = subjects.get(v);
+      if (requestedAt !== undefined && at <= requestedAt) return true;
+    }
+    return false;
+  }
+
+  /** Removes from `items` (in place) those `covered` says are erased, and returns them. */
+  take<T>(items: T[], covered: (item: T) => boolean): T[] {
+    if (this.size === 0 || items.length === 0) return [];
+    const out: T[] = [];
+    let n = 0;
+    for (const item of items) {
+      if (covered(item)) out.push(item);
+      else items[n++] = item;
+    }
+    items.length = n;
+    return out;
+  }
+
+  /** Drops entries past the horizon. */
+  prune(now: number): void {
+    for (const [tenant, subjects] of this.byTenant) {
+      for (const [s, at] of subjects) {
+        if (now - at <= this.horizonMs) continue;
+        subjects.delete(s);
+        this.size--;
+      }
+      if (subjects.size === 0) this.byTenant.delete(tenant);
+    }
+  }
+}
