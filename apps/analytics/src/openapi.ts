@@ -35,7 +35,7 @@ const RangeAnswer = z.object({
 });
 
 /** Prometheus's HTTP API envelope (https://prometheus.io/docs/prometheus/latest/querying/api/). */
-const PromError = z.object({ status: z.literal('error'), errorType: z.enum(['bad_data', 'execution', 'unavailable', 'unauthorized', 'internal']), error: z.string() });
+const PromError = z.object({ status: z.literal('error'), errorType: z.enum(['bad_data', 'execution', 'unavailable', 'unauthorized', 'forbidden', 'internal']), error: z.string() });
 const promSuccess = (data: z.ZodTypeAny): Record<number, ApiResponse> => ({
   200: { description: 'Prometheus’s success envelope', content: { 'application/json': z.object({ status: z.literal('success'), data }) } },
 });
@@ -51,7 +51,7 @@ const MatchParams = z.object({ 'match[]': z.array(z.string()).optional(), start:
 
 /** GET with query parameters, POST with the same as a form (Prometheus clients send both). */
 function promPair(getHandler: string, postHandler: string, summary: string, params: z.AnyZodObject, data: z.ZodTypeAny): ApiOperation[] {
-  const common = { summary, responses: promSuccess(data), errorBody: PromError, errors: [422, 503] };
+  const common = { summary, responses: promSuccess(data), errorBody: PromError, guardErrorsInErrorBody: true, errors: [422, 503] };
   const op = (handler: string, method: HttpMethod): ApiOperation =>
     method === 'get'
       ? { ...common, handler: [PrometheusApiController, handler], request: { query: params } }
@@ -98,6 +98,7 @@ export const ANALYTICS_OPERATIONS: readonly ApiOperation[] = [
     request: { params: z.object({ name: z.string() }), query: MatchParams },
     responses: promSuccess(z.array(z.string())),
     errorBody: PromError,
+    guardErrorsInErrorBody: true,
     errors: [422, 503],
   },
   {
@@ -105,6 +106,7 @@ export const ANALYTICS_OPERATIONS: readonly ApiOperation[] = [
     summary: 'The Prometheus version whose API this follows (Grafana asks it)',
     responses: promSuccess(z.object({ version: z.string() }).passthrough()),
     errorBody: PromError,
+    guardErrorsInErrorBody: true,
     errors: [503],
   },
 ];
