@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { AuditEventSchema, ControlRecordMessage, Headers, Topics, type AuditEvent } from '@headroom/contracts';
 import { KeyEncryptionKey, TenantDestroyedError, TenantKeyring } from '@headroom/crypto';
 import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
-import { hashApiKey, openReceiverSecrets, TenantDirectory } from '@headroom/tenancy';
+import { API_KEY_MAC_LABEL, hashApiKey, openReceiverSecrets, TenantDirectory } from '@headroom/tenancy';
 import { Pool } from 'pg';
 import { expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra, uniqueId } from '@headroom/testing';
 
@@ -94,7 +94,8 @@ const issuePaths = (body: unknown) => ((body as { issues?: Issue[] }).issues ?? 
 /** The control-topic records of this run's tenant (and its API keys), in topic order. */
 async function controlRecords(until: (mine: RawRecord[]) => boolean, ids: Set<string>): Promise<RawRecord[]> {
   // Filtered as read: a long control topic (every tenant any run made) stays a linear read.
-  const mine = (r: RawRecord) => r.key !== null && ids.has(r.key.split('/')[1]);
+  // The platform's API-key MAC keys too: a directory needs them to check this run's keys.
+  const mine = (r: RawRecord) => r.key !== null && (ids.has(r.key.split('/')[1]) || r.key.startsWith('api_key_mac/'));
   return readRawRecords(kafka, Topics.control.name, { filter: mine, until, timeoutMs: 30_000 });
 }
 
@@ -236,7 +237,7 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     expect(() => foreign.apply(dataKey.key, JSON.parse(dataKey.value!.toString('utf8')))).toThrow();
   });
 
-  it('returns an API key secret once; the topic carries only its SHA-256, and the directory authenticates it', async () => {
+  it('returns an API key secret once; the topic carries only its HMAC under the KEK-wrapped MAC key, and the directory authenticates it', async () => {
     const created = await call<ApiKeyCreated>('POST', `/v1/tenants/${tenant}/api-keys`, { body: { scopes: ['ingest'] } });
     expect(created.status).toBe(201);
     ingestKey = created.body;
@@ -248,14 +249,24 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     ids.add(ingestKey.keyId).add(readKey.keyId);
 
     const records = await controlRecords((rs) => has(`api_key/${ingestKey.keyId}`)(rs) && has(`api_key/${readKey.keyId}`)(rs), ids);
-    expect(valueOf(records, `api_key/${ingestKey.keyId}`)).toEqual({
+    const published = valueOf(records, `api_key/${ingestKey.keyId}`) as { macVersion: number; secretHash: string };
+    expect(published).toEqual({
       kind: 'api_key',
       keyId: ingestKey.keyId,
       tenant,
-      secretHash: hashApiKey(ingestKey.secret),
+      hash: 'hmac-sha256',
+      macVersion: expect.any(Number),
+      secretHash: expect.stringMatching(/^[0-9a-f]{64}$/),
       scopes: ['ingest'],
       createdAt: ingestKey.createdAt,
     });
+    // Not the plain SHA-256 (a copy of the topic could test guesses against that), but the HMAC under
+    // the MAC key its record names, which only a holder of the KEK can unwrap.
+    expect(published.secretHash).not.toBe(hashApiKey(ingestKey.secret));
+    const macRecord = valueOf(records, `api_key_mac/${published.macVersion}`) as { kekId: string; wrapped: string; createdAt: string };
+    const macKeyring = new TenantKeyring(kek);
+    macKeyring.add({ tenant: API_KEY_MAC_LABEL, purpose: 'pseudonym', version: published.macVersion, kekId: macRecord.kekId, wrapped: macRecord.wrapped, createdAt: macRecord.createdAt });
+    expect(published.secretHash).toBe(macKeyring.hmac(API_KEY_MAC_LABEL, published.macVersion, ingestKey.secret));
 
     // The secret (or its random part) is nowhere on the whole control topic, values or headers.
     const all = await readRawRecords(kafka, Topics.control.name, { until: has(`api_key/${readKey.keyId}`), timeoutMs: 30_000 });
@@ -283,7 +294,7 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
     expect((await call('DELETE', `/v1/tenants/${tenant}/api-keys/0123456789abcdef`)).status).toBe(404);
 
     const records = await controlRecords((rs) => rs.some((r) => r.key === `api_key/${ingestKey.keyId}` && r.value?.toString('utf8').includes('revokedAt')), ids);
-    expect(valueOf(records, `api_key/${ingestKey.keyId}`)).toMatchObject({ revokedAt: expect.any(String), secretHash: hashApiKey(ingestKey.secret) });
+    expect(valueOf(records, `api_key/${ingestKey.keyId}`)).toMatchObject({ revokedAt: expect.any(String), hash: 'hmac-sha256', secretHash: expect.not.stringMatching(hashApiKey(ingestKey.secret)) });
     const directory = directoryFrom(records);
     expect(directory.authenticate(ingestKey.secret, 'ingest')).toBeUndefined();
     expect(directory.authenticate(readKey.secret, 'read')).toMatchObject({ tenant });
@@ -441,13 +452,15 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
 
   it('records an audit event on headroom.audit.v1 for every change, without secrets', async () => {
     // alert_config.update: the legacy config, the routed one and its re-put; the refused ones left no event.
-    const expected = ['tenant.create', 'api_key.create', 'api_key.create', 'api_key.revoke', 'alert_config.update', 'alert_config.update', 'alert_config.update', 'data_key.rotate', 'tenant.erase'];
+    // The erasure also opens its saga (erasure.request, followed at GET /v1/erasures/<id>).
+    const expected = ['tenant.create', 'api_key.create', 'api_key.create', 'api_key.revoke', 'alert_config.update', 'alert_config.update', 'alert_config.update', 'data_key.rotate', 'tenant.erase', 'erasure.request'];
     const ours = (rs: RawRecord[]) =>
       rs.filter((r) => r.key === tenant && r.value !== null).map((r) => AuditEventSchema.parse(JSON.parse(r.value!.toString('utf8'))));
     const records = await readRawRecords(kafka, Topics.audit.name, { filter: (r) => r.key === tenant, until: (rs) => ours(rs).length >= expected.length, timeoutMs: 30_000 });
     const events: AuditEvent[] = ours(records);
     expect(events.map((e) => e.action).sort()).toEqual([...expected].sort());
-    for (const e of events) expect(e).toMatchObject({ service: 'control', actor: 'operator', tenant, outcome: 'success' });
+    // The real actor: the admin token is the platform's bootstrap credential.
+    for (const e of events) expect(e).toMatchObject({ service: 'control', actor: 'platform', tenant, outcome: 'success' });
     expect(events.filter((e) => e.action === 'api_key.create').map((e) => e.target).sort()).toEqual([ingestKey.keyId, readKey.keyId].sort());
     expect(events.find((e) => e.action === 'data_key.rotate')?.target).toBe('data/2');
     const text = records.map((r) => r.value?.toString('utf8') ?? '').join('\n');
@@ -457,20 +470,21 @@ describe('control (process, real Kafka + PostgreSQL)', () => {
 
   it('stores the audit trail and serves it to operators only, newest first, including refused admin requests', async () => {
     // alert_config.update: the legacy config, the routed one and its re-put; the refused ones left no event.
-    const expected = ['tenant.create', 'api_key.create', 'api_key.create', 'api_key.revoke', 'alert_config.update', 'alert_config.update', 'alert_config.update', 'data_key.rotate', 'tenant.erase'];
+    // The erasure also opens its saga (erasure.request, followed at GET /v1/erasures/<id>).
+    const expected = ['tenant.create', 'api_key.create', 'api_key.create', 'api_key.revoke', 'alert_config.update', 'alert_config.update', 'alert_config.update', 'data_key.rotate', 'tenant.erase', 'erasure.request'];
     const stored = await expectEventually(async () => {
       const res = await call<{ events: AuditEvent[] }>('GET', `/v1/audit?tenant=${tenant}`);
       expect(res.status).toBe(200);
       expect(res.body.events.map((e) => e.action).sort()).toEqual([...expected].sort());
       return res.body.events;
     }, { timeoutMs: 30_000 });
-    expect(stored[0].action).toBe('tenant.erase');
+    expect(['tenant.erase', 'erasure.request']).toContain(stored[0].action);
     expect((await call('GET', `/v1/audit?tenant=${tenant}`, { token: null })).status).toBe(401);
     expect(issuePaths((await call('GET', '/v1/audit?limit=0')).body)).toContain('limit');
     // The refusals of the first test were audited, without the token that was presented.
     await expectEventually(async () => {
       const res = await call<{ events: (AuditEvent & { details: Record<string, unknown> })[] }>('GET', '/v1/audit?limit=1000');
-      const denied = res.body.events.filter((e) => e.action === 'admin.authenticate' && e.outcome === 'denied' && e.at >= startedAt);
+      const denied = res.body.events.filter((e) => e.action === 'auth.denied' && e.outcome === 'denied' && e.at >= startedAt);
       expect(denied.length).toBeGreaterThanOrEqual(6);
       expect(JSON.stringify(denied)).not.toContain('not-the-admin-token-but-long-enough');
     }, { timeoutMs: 30_000 });

@@ -141,6 +141,23 @@ export class TenantKeyring {
     return `u_${createHmac('sha256', key).update(userId, 'utf8').digest('base64url')}`;
   }
 
+  /**
+   * HMAC-SHA256 (hex) of `value` under the 'pseudonym' key `version` of `label` — a fixed version,
+   * for a stored digest that must keep verifying after newer versions exist (API keys' hashes).
+   */
+  hmac(label: string, version: number, value: string): string {
+    this.assertNotDestroyed(label);
+    const key = this.tenants.get(label)?.keys.pseudonym.get(version);
+    if (!key) throw new UnknownTenantKeyError(`no HMAC key v${version} for "${label}" yet`);
+    return createHmac('sha256', key).update(value, 'utf8').digest('hex');
+  }
+
+  /** The highest 'pseudonym' version of `label`, if any (the one new digests use). */
+  latestHmacVersion(label: string): number | undefined {
+    const slot = this.tenants.get(label)?.keys.pseudonym;
+    return slot && slot.size > 0 ? Math.max(...slot.keys()) : undefined;
+  }
+
   toJSON(): { tenants: number; destroyed: number } {
     return { tenants: this.tenants.size, destroyed: this.destroyed.size };
   }

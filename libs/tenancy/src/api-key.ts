@@ -1,10 +1,21 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
- * API keys look like `hr_<keyId>_<secret>`: the key id finds the record, the whole string's SHA-256
- * is what control stores and publishes. Keys are 256-bit random, so a fast hash is enough (no
- * password-style stretching needed), and the plaintext exists only in control's creation response.
+ * API keys look like `hr_<keyId>_<secret>`: the key id finds the record; what control stores and
+ * publishes is an HMAC-SHA256 of the whole string under the platform's API-key MAC key (see
+ * `api_key_mac` in the control-record schema; keys made before it carry a plain SHA-256, still
+ * verified). The plaintext exists only in control's creation response.
+ *
+ * Why an HMAC with a server-side key rather than a slow hash: the secrets are 256-bit random, so
+ * stretching protects nothing (it exists for low-entropy passwords), while every service checks a key
+ * on every request — ingest at thousands of requests per second, and an unauthenticated flood of
+ * made-up keys with real-looking ids would each cost a slow hash (a denial of service for every
+ * tenant). The HMAC costs microseconds, and its key, wrapped by the KEK like the tenants' data keys,
+ * means a copy of the control topic or of control's tables alone cannot even confirm a guessed key.
  */
+
+/** The keyring label the API-key MAC key is held under (not a tenant id: those cannot contain ':'). */
+export const API_KEY_MAC_LABEL = 'headroom:api-keys';
 const FORMAT = /^hr_([a-z0-9]{8,32})_([A-Za-z0-9_-]{43})$/;
 
 export function generateApiKey(): { keyId: string; secret: string; secretHash: string } {

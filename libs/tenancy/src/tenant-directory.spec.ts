@@ -1,6 +1,7 @@
 import { createWrappedKey, KeyEncryptionKey, TenantDestroyedError, TenantKeyring } from '@headroom/crypto';
 import { controlKey, type ControlRecord } from '@headroom/contracts';
-import { generateApiKey, bearerToken } from './api-key';
+import { createHash } from 'node:crypto';
+import { API_KEY_MAC_LABEL, generateApiKey, bearerToken } from './api-key';
 import { TenantDirectory } from './tenant-directory';
 
 const at = '2026-01-01T00:00:00Z';
@@ -15,7 +16,7 @@ function setup() {
   }
   const ingestA = generateApiKey();
   put({ kind: 'api_key', keyId: ingestA.keyId, tenant: 'label-a', secretHash: ingestA.secretHash, scopes: ['ingest'], createdAt: at });
-  return { dir, put, ingestA };
+  return { dir, put, ingestA, kek };
 }
 
 describe('TenantDirectory', () => {
@@ -23,6 +24,25 @@ describe('TenantDirectory', () => {
     const { dir, ingestA } = setup();
     expect(dir.authenticate(ingestA.secret, 'ingest')).toMatchObject({ tenant: 'label-a', keyId: ingestA.keyId });
     expect(dir.authenticate(ingestA.secret, 'read')).toBeUndefined();
+  });
+
+  it('checks keys made with the platform MAC key by their HMAC, and refuses them until that key has arrived', () => {
+    const { dir, put, kek } = setup();
+    const key = generateApiKey();
+    const mac = createWrappedKey(kek, API_KEY_MAC_LABEL, 'pseudonym', 1);
+    const macRaw = new TenantKeyring(kek);
+    macRaw.add(mac);
+    const digest = macRaw.hmac(API_KEY_MAC_LABEL, 1, key.secret);
+    // The digest on the topic is not the plain SHA-256: a copy of the topic cannot test a guess without the KEK.
+    expect(digest).not.toBe(createHash('sha256').update(key.secret).digest('hex'));
+    put({ kind: 'api_key', keyId: key.keyId, tenant: 'label-b', hash: 'hmac-sha256', macVersion: 1, secretHash: digest, scopes: ['read'], createdAt: at });
+    expect(dir.authenticate(key.secret, 'read')).toBeUndefined();
+    put({ kind: 'api_key_mac', version: 1, kekId: mac.kekId, wrapped: mac.wrapped, createdAt: mac.createdAt });
+    expect(dir.authenticate(key.secret, 'read')).toMatchObject({ tenant: 'label-b', keyId: key.keyId });
+    expect(dir.authenticate(key.secret.slice(0, -1) + (key.secret.endsWith('A') ? 'B' : 'A'), 'read')).toBeUndefined();
+    // A record claiming a MAC version nobody has is refused, not checked some other way.
+    put({ kind: 'api_key', keyId: key.keyId, tenant: 'label-b', hash: 'hmac-sha256', macVersion: 2, secretHash: digest, scopes: ['read'], createdAt: at });
+    expect(dir.authenticate(key.secret, 'read')).toBeUndefined();
   });
 
   it('refuses a forged key that reuses a real key id, a malformed key, and no key', () => {

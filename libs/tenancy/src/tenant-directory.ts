@@ -8,7 +8,7 @@ import {
   type TenantRecord,
 } from '@headroom/contracts';
 import type { TenantKeyring } from '@headroom/crypto';
-import { hashApiKey, hashesEqual, parseApiKey } from './api-key';
+import { API_KEY_MAC_LABEL, hashApiKey, hashesEqual, parseApiKey } from './api-key';
 
 /** A valid API key: its tenant, id and scopes (the AuthGuard turns it into a request's Principal). */
 export interface ApiKeyPrincipal {
@@ -53,6 +53,9 @@ export class TenantDirectory {
       case 'alert_config':
         if (!this.erased.has(record.tenant)) this.alertConfigs.set(record.tenant, record);
         break;
+      case 'api_key_mac':
+        this.keyring.add({ tenant: API_KEY_MAC_LABEL, purpose: 'pseudonym', version: record.version, kekId: record.kekId, wrapped: record.wrapped, createdAt: record.createdAt });
+        break;
       case 'tenant_erased':
         this.erase(record.tenant);
         break;
@@ -73,13 +76,25 @@ export class TenantDirectory {
     return principal && (principal.scopes.includes(scope) || principal.scopes.includes('admin')) ? principal : undefined;
   }
 
+  /** The presented secret against the record's digest, by the digest's kind (HMAC, or SHA-256 for older keys). */
+  private secretMatches(record: ApiKeyRecord, secret: string): boolean {
+    if (record.hash !== 'hmac-sha256') return hashesEqual(record.secretHash, hashApiKey(secret));
+    if (record.macVersion === undefined) return false;
+    try {
+      return hashesEqual(record.secretHash, this.keyring.hmac(API_KEY_MAC_LABEL, record.macVersion, secret));
+    } catch {
+      // The MAC key has not arrived (or does not unwrap): the key cannot be checked, so it is refused.
+      return false;
+    }
+  }
+
   /** A key that exists, is not revoked, and belongs to an active tenant, whatever its scopes. */
   apiKey(secret: string | undefined): ApiKeyPrincipal | undefined {
     if (!secret) return undefined;
     const parsed = parseApiKey(secret);
     if (!parsed) return undefined;
     const record = this.apiKeys.get(parsed.keyId);
-    if (!record || record.revokedAt || !hashesEqual(record.secretHash, hashApiKey(secret))) return undefined;
+    if (!record || record.revokedAt || !this.secretMatches(record, secret)) return undefined;
     if (!this.isActive(record.tenant)) return undefined;
     return { tenant: record.tenant, keyId: record.keyId, scopes: record.scopes };
   }

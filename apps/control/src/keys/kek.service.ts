@@ -6,6 +6,7 @@ import { inTransaction, PG_POOL } from '@headroom/database';
 import { LOGGER, type Logger } from '@headroom/runtime';
 import { auditEntry, ControlOutbox, controlEntry } from '../outbox/control-outbox';
 import { CONTROL_KEKS, type KekSet } from './data-key-rotation';
+import { macKeyRecord, wrappedMacKey, type ApiKeyMacRow } from '../tenants/api-key-mac';
 
 export interface KekStatus {
   current: string;
@@ -67,10 +68,11 @@ export class KekService implements OnModuleInit {
       for (const r of rows) byKek[r.kek_id] = Number(r.n);
       return { total: Object.values(byKek).reduce((a, b) => a + b, 0), byKek };
     };
+    const mac = await this.pool.query<{ n: string }>('select count(*)::text as n from control.api_key_mac_keys where kek_id <> $1', [this.keks.current.id]).catch(() => ({ rows: [{ n: '0' }] }));
     const tenantKeys = tally(tenant.rows);
     const signingKeys = tally(signing.rows);
     const current = this.keks.current.id;
-    const remaining = tenantKeys.total - (tenantKeys.byKek[current] ?? 0) + signingKeys.total - (signingKeys.byKek[current] ?? 0);
+    const remaining = tenantKeys.total - (tenantKeys.byKek[current] ?? 0) + signingKeys.total - (signingKeys.byKek[current] ?? 0) + Number(mac.rows[0].n);
     return { current, previous: this.keks.previous.map((k) => k.id), tenantKeys, signingKeys, remaining };
   }
 
@@ -108,6 +110,7 @@ export class KekService implements OnModuleInit {
       });
     }
     rewrapped += await this.rewrapSigningKeys(failed);
+    rewrapped += await this.rewrapApiKeyMacKeys(failed);
     if (rewrapped > 0 || failed.length > 0) {
       await inTransaction(this.pool, (db) => this.outbox.enqueue(db, [auditEntry({ action: 'kek.rewrap', actor, target: current, details: { rewrapped, failed: failed.length } })]));
     }
@@ -133,6 +136,26 @@ export class KekService implements OnModuleInit {
         }
       }
       return n;
+    });
+  }
+
+  /** The API-key MAC keys (control.api_key_mac_keys) are wrapped like tenant keys and republished the same way. */
+  private async rewrapApiKeyMacKeys(failed: RewrapResult['failed']): Promise<number> {
+    const current = this.keks.current.id;
+    return inTransaction(this.pool, async (db) => {
+      const { rows } = await db.query<ApiKeyMacRow>('select version, kek_id, wrapped, created_at from control.api_key_mac_keys where kek_id <> $1 for update', [current]);
+      const records: ControlRecord[] = [];
+      for (const r of rows) {
+        try {
+          const next = rewrapKey(wrappedMacKey(r), this.keks.previous, this.keks.current);
+          await db.query('update control.api_key_mac_keys set kek_id = $2, wrapped = $3 where version = $1', [r.version, next.kekId, next.wrapped]);
+          records.push(macKeyRecord({ ...r, kek_id: next.kekId, wrapped: next.wrapped }));
+        } catch (err) {
+          failed.push({ key: `api_key_mac/${r.version}`, reason: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      await this.outbox.enqueue(db, records.map(controlEntry));
+      return records.length;
     });
   }
 

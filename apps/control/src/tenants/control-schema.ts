@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { migrateSchema, PG_POOL } from '@headroom/database';
+import { API_KEY_MAC_SCHEMA } from './api-key-mac';
 
 /** control's own schema; no other service reads it. */
 const CONTROL_SCHEMA = `
@@ -49,6 +50,6 @@ export class ControlSchemaMigration implements OnModuleInit {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   async onModuleInit(): Promise<void> {
-    await migrateSchema(this.pool, 'control', CONTROL_SCHEMA);
+    await migrateSchema(this.pool, 'control', CONTROL_SCHEMA + API_KEY_MAC_SCHEMA);
   }
 }

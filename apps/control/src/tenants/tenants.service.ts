@@ -4,6 +4,7 @@ import {
   ControlRecordMessage,
   controlKey,
   type AlertRouting,
+  type ApiKeyRecord,
   type ApiKeyScope,
   type AuditEvent,
   type ControlRecord,
@@ -15,6 +16,7 @@ import { createWrappedKey, KeyEncryptionKey, TenantKeyring, type KeyPurpose } fr
 import type { RecordPublisher } from '@headroom/kafka';
 import { generateApiKey, hasPlainReceiverSecrets, PUBLISHER, redactReceiverSecrets, sealReceiverSecrets } from '@headroom/tenancy';
 import { inTransaction, PG_POOL } from '@headroom/database';
+import { currentApiKeyMac, macKeyRecord, type ApiKeyMacRow } from './api-key-mac';
 import { auditEntry, ControlOutbox, controlEntry, tombstoneEntry } from '../outbox/control-outbox';
 import { rotateDataKeyIn } from '../keys/data-key-rotation';
 import type { AlertConfigBody, CreateTenantBody, LimitsPatchBody } from './tenants.dto';
@@ -99,18 +101,11 @@ export class TenantsService {
     for (const k of dataKeys.rows) {
       records.push({ kind: 'data_key', tenant: k.tenant, purpose: k.purpose, version: k.version, kekId: k.kek_id, wrapped: k.wrapped, state: k.state, createdAt: iso(k.created_at) });
     }
-    const apiKeys = await this.pool.query('select key_id, tenant, secret_hash, scopes, created_at, revoked_at from control.api_keys');
-    for (const k of apiKeys.rows) {
-      records.push({
-        kind: 'api_key',
-        keyId: k.key_id,
-        tenant: k.tenant,
-        secretHash: k.secret_hash,
-        scopes: k.scopes,
-        createdAt: iso(k.created_at),
-        ...(k.revoked_at ? { revokedAt: iso(k.revoked_at) } : {}),
-      });
-    }
+    // The MAC keys before the API keys whose digests use them.
+    const macKeys = await this.pool.query<ApiKeyMacRow>('select version, kek_id, wrapped, created_at from control.api_key_mac_keys order by version');
+    for (const m of macKeys.rows) records.push(macKeyRecord(m));
+    const apiKeys = await this.pool.query('select key_id, tenant, secret_hash, scopes, created_at, revoked_at, hash_alg, mac_version from control.api_keys');
+    for (const k of apiKeys.rows) records.push({ ...apiKeyRecord(k), ...(k.revoked_at ? { revokedAt: iso(k.revoked_at) } : {}) });
     const configs = await this.pool.query('select tenant, config, updated_at from control.alert_configs');
     const keyring = this.keyringOf(dataKeys.rows);
     for (const c of configs.rows) {
@@ -139,8 +134,20 @@ export class TenantsService {
       await this.requireTenant(db, tenant);
       const key = generateApiKey();
       const createdAt = new Date().toISOString();
-      await db.query('insert into control.api_keys (key_id, tenant, secret_hash, scopes, created_at) values ($1,$2,$3,$4,$5)', [key.keyId, tenant, key.secretHash, scopes, createdAt]);
-      await this.publish(db, [{ kind: 'api_key', keyId: key.keyId, tenant, secretHash: key.secretHash, scopes, createdAt }], {
+      const mac = await currentApiKeyMac(db, this.kek);
+      const secretHash = mac.digest(key.secret);
+      await db.query('insert into control.api_keys (key_id, tenant, secret_hash, scopes, created_at, hash_alg, mac_version) values ($1,$2,$3,$4,$5,$6,$7)', [
+        key.keyId,
+        tenant,
+        secretHash,
+        scopes,
+        createdAt,
+        'hmac-sha256',
+        mac.version,
+      ]);
+      // A new MAC key goes out first: every service can check the key by the time its record arrives.
+      const records: ControlRecord[] = [...(mac.created ? [mac.created] : []), { kind: 'api_key', keyId: key.keyId, tenant, hash: 'hmac-sha256', macVersion: mac.version, secretHash, scopes, createdAt }];
+      await this.publish(db, records, {
         action: 'api_key.create',
         actor,
         tenant,
@@ -152,10 +159,13 @@ export class TenantsService {
 
   async revokeApiKey(tenant: string, keyId: string, actor: string) {
     return this.tx(async (db) => {
-      const { rows } = await db.query('update control.api_keys set revoked_at = now() where key_id = $1 and tenant = $2 returning secret_hash, scopes, created_at, revoked_at', [keyId, tenant]);
+      const { rows } = await db.query(
+        'update control.api_keys set revoked_at = now() where key_id = $1 and tenant = $2 returning secret_hash, scopes, created_at, revoked_at, hash_alg, mac_version',
+        [keyId, tenant],
+      );
       if (!rows.length) throw new NotFoundException({ error: 'not_found', message: `no API key ${keyId} for tenant ${tenant}` });
       const r = rows[0];
-      await this.publish(db, [{ kind: 'api_key', keyId, tenant, secretHash: r.secret_hash, scopes: r.scopes, createdAt: new Date(r.created_at).toISOString(), revokedAt: new Date(r.revoked_at).toISOString() }],
+      await this.publish(db, [{ ...apiKeyRecord({ ...r, key_id: keyId, tenant }), revokedAt: new Date(r.revoked_at).toISOString() }],
         { action: 'api_key.revoke', actor, tenant, target: keyId },
       );
       return { keyId, revoked: true };
@@ -327,4 +337,17 @@ export class TenantsService {
     await this.outbox.relay().catch(() => undefined);
     return result;
   }
+}
+
+/** An `api_key` record from its row (without `revokedAt`): keys made before the MAC carry a plain SHA-256. */
+function apiKeyRecord(k: { key_id: string; tenant: string; secret_hash: string; scopes: ApiKeyScope[]; created_at: Date | string; hash_alg?: string; mac_version?: number | null }): ApiKeyRecord {
+  return {
+    kind: 'api_key',
+    keyId: k.key_id,
+    tenant: k.tenant,
+    ...(k.hash_alg === 'hmac-sha256' && k.mac_version ? { hash: 'hmac-sha256' as const, macVersion: k.mac_version } : {}),
+    secretHash: k.secret_hash,
+    scopes: k.scopes,
+    createdAt: new Date(k.created_at).toISOString(),
+  };
 }
