@@ -152,12 +152,15 @@ describe('exporters service (real Kafka + PostgreSQL)', () => {
     expect(page.text).not.toContain('b_song_plays');
   });
 
-  it('refuses a missing, unknown or non-read key with 401 and a JSON error', async () => {
-    for (const key of [undefined, 'hr_0123456789abcdef_' + 'A'.repeat(43), ingestA.secret]) {
+  it('refuses a missing or unknown key with 401, and a valid key without read with 403, each with a JSON error', async () => {
+    for (const key of [undefined, 'hr_0123456789abcdef_' + 'A'.repeat(43)]) {
       const res = await scrape(service.url, key);
       expect(res.status).toBe(401);
       expect(JSON.parse(res.text)).toMatchObject({ error: 'unauthorized' });
     }
+    const ingestOnly = await scrape(service.url, ingestA.secret);
+    expect(ingestOnly.status).toBe(403);
+    expect(JSON.parse(ingestOnly.text)).toMatchObject({ error: 'forbidden' });
   });
 
   it("takes the tenant from the key only: A's key asking for B still gets A", async () => {
