@@ -24,7 +24,7 @@ export interface BootstrapOptions {
 export async function bootstrapService(module: Type<unknown> | DynamicModule, options: BootstrapOptions): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     module,
-    new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 10 * 1024 * 1024 }),
+    new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 10 * 1024 * 1024, maxParamLength: 1000 }),
     { logger: new NestPinoLogger(options.logger), bufferLogs: false },
   );
   app.useGlobalFilters(new HttpErrorFilter(options.logger));

@@ -19,6 +19,8 @@ export const PEOPLE_OPERATIONS: readonly ApiOperation[] = [
     summary: 'A token for a person, in one tenant with one role (at most the caller’s), 12 h at most',
     request: { body: { content: json(MintTokenBodySchema) } },
     responses: { 201: { description: 'The token', content: json(z.object({ token: z.string() }).passthrough()) } },
+    // The named tenant does not exist (or is not the caller's): the same answer either way.
+    errors: [404],
   },
   {
     handler: [PeopleController, 'rotate'],

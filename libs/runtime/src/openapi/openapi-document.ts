@@ -12,6 +12,9 @@ export interface OpenApiDocumentOptions {
   operations: readonly ApiOperation[];
 }
 
+/** Fastify's own refusal of an over-long path parameter, answered before any Nest route or filter runs. */
+const FRAMEWORK_ERROR = z.object({ statusCode: z.number().int(), error: z.string(), message: z.string() }).passthrough();
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'The request is invalid: every problem with its field path',
   401: 'No valid credential',
@@ -19,6 +22,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'No such resource for this tenant',
   409: 'Conflicts with the current state',
   413: 'The body is over the size limit',
+  414: 'A path parameter is over the length the server takes (1000 characters; Fastify’s own error body)',
   415: 'The content type is not one the route takes',
   429: 'Over the tenant’s rate limit (see Retry-After)',
   503: 'Not ready yet, or a dependency is unreachable; retry shortly',
@@ -73,13 +77,17 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions): OpenAPIOb
     const hasInput = Boolean(op.request?.params || op.request?.query || op.request?.headers || op.request?.body || /\{/.test(path));
     const errorStatuses = new Set<number>(op.errors ?? []);
     if (hasInput) errorStatuses.add(400);
+    // Fastify refuses a path parameter longer than its maxParamLength (runtime bootstrap: 1000) before any route runs.
+    if (/\{/.test(path)) errorStatuses.add(414);
     if (!isPublic) [401, 403].forEach((s) => errorStatuses.add(s));
     if (op.request?.body) [413, 415].forEach((s) => errorStatuses.add(s));
 
     // A route with its own error envelope still has Fastify's refusals of a body it cannot parse
     // (400/413/415) in the house shape, and the guard's 401/403 too unless its controller renders them.
     const errorSchema = (status: number) =>
-      !op.errorBody || ((status === 401 || status === 403) && !op.guardErrorsInErrorBody)
+      status === 414
+        ? FRAMEWORK_ERROR
+        : !op.errorBody || ((status === 401 || status === 403) && !op.guardErrorsInErrorBody)
         ? errorRef
         : [400, 413, 415].includes(status)
           ? z.union([op.errorBody, errorRef])
