@@ -174,6 +174,35 @@ export class AlertingService implements OnApplicationBootstrap, OnApplicationShu
     for (const at of instants) rules.buffered.delete(at);
   }
 
+  /**
+   * An erased data subject: every alert whose labels carry its pseudonym leaves the rule state (in
+   * memory and in Redis) without resolving — a later "resolved" would publish its labels again and
+   * re-create what the erasure deleted. Runs on the tenant's evaluation chain, so no instant being
+   * evaluated puts them back.
+   */
+  async forgetSubject(tenant: string, pseudonym: string): Promise<number> {
+    const matches = (labels: Record<string, string>) => Object.values(labels).some((v) => v.includes(pseudonym));
+    const rules = this.tenants.get(tenant);
+    if (!rules) {
+      const stored = await this.store.load(tenant);
+      if (!stored) return 0;
+      const evaluator = new RuleEvaluator(stored);
+      const dropped = evaluator.forgetAlerts(matches);
+      if (dropped > 0) await this.store.save(tenant, evaluator.exportState());
+      return dropped;
+    }
+    const work = rules.chain.then(async () => {
+      const dropped = rules.evaluator.forgetAlerts(matches);
+      if (dropped > 0 && !this.directory.isErased(tenant)) await this.store.save(tenant, rules.evaluator.exportState());
+      return dropped;
+    });
+    rules.chain = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    return work;
+  }
+
   private async rulesFor(tenant: string): Promise<TenantRules | undefined> {
     const config = this.directory.alertConfig(tenant);
     if (!config || this.directory.isErased(tenant)) return undefined;

@@ -153,6 +153,21 @@ describe('RuleEvaluator', () => {
     expect(resumed.evaluate(compiled, { at: at(2), windows: [win(API, 150, at(2))] }).map((t) => [t.kind, t.activeAt])).toEqual([['firing', at(0)]]);
   });
 
+  it('forgets an erased subject\'s alerts without a transition, and they do not come back as resolved', () => {
+    const compiled = compileRule({ id: 'r', expr: 'avg(latency) > 100' });
+    const ev = new RuleEvaluator();
+    const subject = { user: 'u_subject-pseudonym' };
+    const other = { user: 'u_other-pseudonym' };
+    expect(ev.evaluate(compiled, { at: at(0), windows: [win(subject, 150, at(0)), win(other, 150, at(0))] }).map((t) => [t.kind, t.labels.user])).toEqual([
+      ['firing', 'u_subject-pseudonym'],
+      ['firing', 'u_other-pseudonym'],
+    ]);
+    expect(ev.forgetAlerts((labels) => Object.values(labels).includes('u_subject-pseudonym'))).toBe(1);
+    // Both series stop: only the other subject's alert resolves; the forgotten one is never mentioned again.
+    expect(ev.evaluate(compiled, { at: at(1), windows: [] }).map((t) => [t.kind, t.labels.user])).toEqual([['resolved', 'u_other-pseudonym']]);
+    expect(JSON.stringify(ev.exportState())).not.toContain('u_subject-pseudonym');
+  });
+
   it('changes nothing until a plan is committed, so a failed notification is retried', () => {
     const compiled = compileRule({ id: 'r', expr: 'avg(latency) > 100' });
     const ev = new RuleEvaluator();

@@ -228,6 +228,23 @@ export class RuleEvaluator {
     this.rules.delete(ruleId);
   }
 
+  /**
+   * Drops every active alert whose labels match, from every rule, without a transition: an erased
+   * data subject's alerts must neither stay in the state nor come back as a "resolved" notification
+   * naming it. Returns how many were dropped.
+   */
+  forgetAlerts(matches: (labels: Labels) => boolean): number {
+    let dropped = 0;
+    for (const r of this.rules.values()) {
+      for (const [fingerprint, alert] of r.alerts) {
+        if (!matches(alert.labels)) continue;
+        r.alerts.delete(fingerprint);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
   exportState(): RuleEvaluatorState {
     const rules: RuleEvaluatorState['rules'] = {};
     for (const [id, r] of this.rules) rules[id] = { lastAt: r.lastAt, alerts: Object.fromEntries(r.alerts) };

@@ -5,6 +5,7 @@ import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
 import { ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
 import { RULE_STATE_STORE, type RuleStateStore } from '../rules/rule-state-store';
+import { AlertingService } from '../alerting.service';
 
 /** alerting's tables, and the column that can carry a subject's pseudonym (a label value, or a group key or payload built from labels). */
 const SUBJECT_COLUMNS: readonly [table: string, column: string][] = [
@@ -18,7 +19,9 @@ const SUBJECT_COLUMNS: readonly [table: string, column: string][] = [
  * alerting's part of the erasure saga. A subject: alert rows, dispatch groups, queued or sent
  * notifications and chat threads in which its pseudonym appears (as a label value, in a group key or
  * a rendered payload). Pseudonyms are `u_` + 43 base64url characters, so a substring match on the
- * JSON text finds them and nothing else. Silences are written by people and name no subject.
+ * JSON text finds them and nothing else. Silences are written by people and name no subject. The
+ * running rules' state drops the subject's alerts too (without resolving them: a resolution would
+ * publish its labels again).
  * A tenant: the tables and the Redis rule state, counted (the tenant_erased handlers usually got there first).
  */
 @Injectable()
@@ -28,6 +31,7 @@ export class AlertingErasure implements OnApplicationShutdown {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(RULE_STATE_STORE) private readonly ruleState: RuleStateStore,
+    @Inject(AlertingService) private readonly evaluation: AlertingService,
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
     @Inject(LOGGER) logger: Logger,
@@ -41,6 +45,8 @@ export class AlertingErasure implements OnApplicationShutdown {
 
   async subject(tenant: string, pseudonym: string): Promise<ErasureOutcome> {
     const deleted: Record<string, number> = {};
+    // The rule state first: an alert still in it would resolve later and publish the subject's labels again.
+    deleted['redis:rule_state'] = await this.evaluation.forgetSubject(tenant, pseudonym);
     await inTransaction(this.pool, async (db) => {
       for (const [table, column] of SUBJECT_COLUMNS) {
         deleted[table] = (await db.query(`delete from ${table} where tenant = $1 and strpos(${column}, $2) > 0`, [tenant, pseudonym])).rowCount ?? 0;
@@ -50,9 +56,8 @@ export class AlertingErasure implements OnApplicationShutdown {
       deleted,
       left: [
         {
-          store: 'redis:rule_state',
-          reason:
-            'the running rules keep the labels of their current alerts in memory and in Redis (hr:rules:<tenant>); an alert on the subject’s series resolves once the series stops and is then dropped from it; the key expires 30 days after the tenant’s last evaluation',
+          store: 'kafka:headroom.alerts.v1',
+          reason: 'alert transitions already published carry the subject’s labels; they expire with the topic’s retention (30 days)',
         },
       ],
     };

@@ -111,6 +111,12 @@ describe('GDPR erasure sagas (five services, real Kafka, PostgreSQL, Redis)', ()
     const directory = await tenantDirectoryFor(kafka, kek, [A]);
     const p1 = directory.keyring.pseudonymise(A, 'u1');
     const p2 = directory.keyring.pseudonymise(A, 'u2');
+    // A rule that fires on both subjects' series, so alerting holds alerts labelled with each pseudonym.
+    const config = await control.request('PUT', `/v1/tenants/${A}/alert-config`, {
+      slackChannel: '#gdpr-oncall',
+      rules: [{ id: 'subject-latency', metric: 'subject_latency_ms', stat: 'max', op: '>', threshold: 50, severity: 'warning' }],
+    });
+    expect(config.status).toBe(200);
     const now = Date.now();
     const events = ['u1', 'u2', 'u1'].map((userId, i) => ({ type: 'song_play', timestamp: now - i * 1000, trackId: `track-${i}`, userId, durationMs: 180_000, country: 'FR' }));
     await expectEventually(async () => expect(await post('/v1/ingest/events', keys[A], { events })).toBe(202), { timeoutMs: 30_000 });
@@ -122,7 +128,7 @@ describe('GDPR erasure sagas (five services, real Kafka, PostgreSQL, Redis)', ()
       async () => {
         for (const p of [p1, p2]) {
           const h = await holdings(A, p);
-          expect({ events: h.subjectEvents > 0, windows: h.windows10s > 0, exporters: h.exporterSeries > 0 }).toEqual({ events: true, windows: true, exporters: true });
+          expect({ events: h.subjectEvents > 0, windows: h.windows10s > 0, exporters: h.exporterSeries > 0, alerts: h.alertRows > 0 }).toEqual({ events: true, windows: true, exporters: true, alerts: true });
         }
       },
       { timeoutMs: 60_000 },
@@ -152,7 +158,7 @@ describe('GDPR erasure sagas (five services, real Kafka, PostgreSQL, Redis)', ()
 
     expect(await holdings(A, p1)).toEqual({ subjectEvents: 0, windows10s: 0, exporterSeries: 0, alertRows: 0 });
     const u2 = await holdings(A, p2);
-    expect({ events: u2.subjectEvents, windows: u2.windows10s > 0, exporters: u2.exporterSeries }).toEqual({ events: 1, windows: true, exporters: 1 });
+    expect({ events: u2.subjectEvents, windows: u2.windows10s > 0, exporters: u2.exporterSeries, alerts: u2.alertRows > 0 }).toEqual({ events: 1, windows: true, exporters: 1, alerts: true });
 
     const after = await records('u1');
     expect(after.status).toBe(200);
