@@ -8,3 +8,4 @@ export * from './auth';
 export * from './audit-trail';
 export * from './audit.interceptor';
 export * from './erasure-participant';
+export * from './subject-erasures';

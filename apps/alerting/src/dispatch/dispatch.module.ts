@@ -7,7 +7,7 @@ import { DlqRecordMessage } from '@headroom/contracts';
 import { PG_POOL } from '@headroom/database';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
-import { PUBLISHER, TenantDirectory } from '@headroom/tenancy';
+import { PUBLISHER, TenantDirectory, SubjectErasures } from '@headroom/tenancy';
 import type { AlertingConfig } from '../config';
 import { CONSUMER_OPTIONS, type ConsumerOptions } from '../tokens';
 import { defaultChannelRegistry } from '../channels/default-registry';
@@ -101,10 +101,11 @@ export class DispatchModule {
         { provide: CONSUMER_OPTIONS, useValue: { ALERTING_GROUP_ID: config.ALERTING_GROUP_ID } satisfies ConsumerOptions },
         { provide: DISPATCH_OPTIONS, useValue: { slackSigningSecret: config.SLACK_SIGNING_SECRET } satisfies DispatchHttpOptions },
         { provide: DispatchRepository, inject: [PG_POOL], useFactory: (pool: Pool) => new DispatchRepository(pool) },
+        { provide: SubjectErasures, useFactory: () => new SubjectErasures() },
         {
           provide: Dispatcher,
-          inject: [DispatchRepository, TenantDirectory, PUBLISHER, LOGGER, METRICS],
-          useFactory: (repo: DispatchRepository, directory: TenantDirectory, publisher: RecordPublisher, logger: Logger, metrics: Registry) => {
+          inject: [DispatchRepository, TenantDirectory, PUBLISHER, LOGGER, METRICS, SubjectErasures],
+          useFactory: (repo: DispatchRepository, directory: TenantDirectory, publisher: RecordPublisher, logger: Logger, metrics: Registry, erasedSubjects: SubjectErasures) => {
             const smtp = smtpConfig(config.SMTP_URL, config.SMTP_FROM);
             const senders = defaultChannelRegistry().createSenders(
               {
@@ -143,13 +144,14 @@ export class DispatchModule {
               tenantPerMinute: config.ALERTING_TENANT_RATE_PER_MINUTE,
               receiverPerMinute: config.ALERTING_RECEIVER_RATE_PER_MINUTE,
               ackBaseUrl: config.ALERTING_PUBLIC_URL ? `${config.ALERTING_PUBLIC_URL.replace(/\/$/, '')}/v1/alert-groups` : undefined,
+              erasedSubjects,
             });
           },
         },
         DispatchConsumer,
         DispatchLifecycle,
       ],
-      exports: [Dispatcher, DispatchRepository],
+      exports: [Dispatcher, DispatchRepository, SubjectErasures],
     };
   }
 }

@@ -1,3 +1,4 @@
+import type { SubjectErasures } from '@headroom/tenancy';
 import type { PoolClient } from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Labels } from '@headroom/contracts';
@@ -28,6 +29,12 @@ export interface DispatcherOptions {
   ackBaseUrl?: string;
   /** Sent and dead outbox entries older than this are deleted (hourly), so the table does not grow for ever. */
   outboxRetentionMs: number;
+  /**
+   * Data subjects erased while this process runs: a transition about an alert that started before the
+   * erasure and names one (still in flight on the alerts topic when the rows were deleted) is dropped,
+   * not stored and notified again.
+   */
+  erasedSubjects?: Pick<SubjectErasures, 'coversLabels'>;
 }
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
@@ -172,6 +179,7 @@ export class Dispatcher {
 
   /** Applies one alert transition; idempotent (a replayed or older transition changes nothing). */
   async ingest(event: DispatchEvent): Promise<void> {
+    if (this.options.erasedSubjects?.coversLabels(event.tenant, event.alert.labels, event.alert.startsAt)) return;
     const view = this.views(event.tenant);
     const now = this.clock();
     await this.repo.transaction(async (db) => {

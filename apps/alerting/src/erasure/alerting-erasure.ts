@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { inTransaction, PG_POOL } from '@headroom/database';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
+import { ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome, SubjectErasures } from '@headroom/tenancy';
 import { RULE_STATE_STORE, type RuleStateStore } from '../rules/rule-state-store';
 import { AlertingService } from '../alerting.service';
 
@@ -32,6 +32,7 @@ export class AlertingErasure implements OnApplicationShutdown {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(RULE_STATE_STORE) private readonly ruleState: RuleStateStore,
     @Inject(AlertingService) private readonly evaluation: AlertingService,
+    @Inject(SubjectErasures) private readonly erasedSubjects: SubjectErasures,
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
     @Inject(LOGGER) logger: Logger,
@@ -45,6 +46,8 @@ export class AlertingErasure implements OnApplicationShutdown {
 
   async subject(tenant: string, pseudonym: string): Promise<ErasureOutcome> {
     const deleted: Record<string, number> = {};
+    // Transitions already on their way (published before this) are dropped by the dispatcher from now on.
+    this.erasedSubjects.add(tenant, pseudonym, Date.now());
     // The rule state first: an alert still in it would resolve later and publish the subject's labels again.
     deleted['redis:rule_state'] = await this.evaluation.forgetSubject(tenant, pseudonym);
     await inTransaction(this.pool, async (db) => {

@@ -7,7 +7,7 @@ import { LOGGER, type Logger } from '@headroom/runtime';
 import { ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
 import { RESOLUTIONS } from '../windows/windows.repository';
 import { WindowsService } from '../windows/windows.service';
-import { SubjectErasures } from './subject-erasures';
+import { SubjectErasures } from '@headroom/tenancy';
 import { SUBJECT_EVENTS_RETENTION_MS, SubjectEventsRepository } from './subject-events.repository';
 
 /**

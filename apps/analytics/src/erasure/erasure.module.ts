@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { PG_POOL } from '@headroom/database';
-import { SubjectErasures } from './subject-erasures';
+import { SubjectErasures } from '@headroom/tenancy';
 import { SubjectEventsRepository } from './subject-events.repository';
 import { SubjectsController } from './subjects.controller';
 

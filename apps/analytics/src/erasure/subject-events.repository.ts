@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { PlatformEvent } from '@headroom/contracts';
 import { migrateSchema } from '@headroom/database';
-import type { SubjectErasures } from './subject-erasures';
+import type { SubjectErasures } from '@headroom/tenancy';
 
 const MIGRATION = `
 create schema if not exists analytics;

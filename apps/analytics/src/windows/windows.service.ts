@@ -17,7 +17,7 @@ import { ContractViolationError, PermanentError, type OutgoingRecord } from '@he
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
 import { TenantDirectory } from '@headroom/tenancy';
 import { SignalsService } from '../signals/signals.service';
-import { SubjectErasures } from '../erasure/subject-erasures';
+import { SubjectErasures } from '@headroom/tenancy';
 import { SubjectEventsRepository } from '../erasure/subject-events.repository';
 import { eventToPoints } from './event-metrics';
 import { summarise, WindowAggregator, type ClosedWindow, type LatePoints } from './window-aggregator';
