@@ -14,6 +14,15 @@ step typecheck npm run -s typecheck
 step unit npx jest -c jest.unit.config.js --json --outputFile=tmp/test-results/unit.json
 # --forceExit: a leaked keep-alive socket in a spec must not hang CI; every spec still stops what it started.
 step integration npx jest -c jest.int.config.js --runInBand --forceExit --json --outputFile=tmp/test-results/int.json
+# A spec that failed before its afterAll may leave service processes behind; they would keep
+# consuming and writing next to the next suite's. Name them (a leak to fix) and stop them.
+reap() {
+  local left; left=$(pgrep -f "apps/[a-z]+/src/main.ts" || true)
+  [ -z "$left" ] && return 0
+  echo "::: left running after $1 (killed):"; ps -o pid=,args= -p $(echo $left | tr ' ' ',') || true
+  kill -9 $left 2>/dev/null || true
+}
+reap integration
 step e2e npx jest -c jest.e2e.config.js --runInBand --forceExit --json --outputFile=tmp/test-results/e2e.json
 
 # One closing line for the whole run, summed over the three jest runs.

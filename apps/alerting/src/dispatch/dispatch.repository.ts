@@ -69,8 +69,8 @@ const STATE_RANK: Record<string, number> = { pending: 0, firing: 1, resolved: 2 
 export class DispatchRepository {
   constructor(private readonly pool: Pool) {}
 
-  migrate(): Promise<void> {
-    return migrateSchema(this.pool, 'alerting', MIGRATION);
+  async migrate(): Promise<void> {
+    await migrateSchema(this.pool, 'alerting', MIGRATION);
   }
 
   transaction<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {

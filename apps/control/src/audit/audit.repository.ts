@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import type { AuditEvent } from '@headroom/contracts';
-import { inTransaction, PG_POOL } from '@headroom/database';
+import { inTransaction, migrateSchema, PG_POOL } from '@headroom/database';
 import { ChainVerifier, chainOf, GENESIS_HASH, linkHash, type ChainBreak, type ChainLink } from './audit-chain';
 
 /**
@@ -118,9 +118,14 @@ export class AuditRepository implements OnModuleInit {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   async onModuleInit(): Promise<void> {
+    await migrateSchema(this.pool, 'control-audit', AUDIT_SCHEMA);
+    // Once the chain columns are NOT NULL there is nothing left to chain: no lock is taken at boot.
+    const pending = await this.pool.query(
+      `select 1 from information_schema.columns where table_schema = 'control' and table_name = 'audit_log' and column_name = 'hash' and is_nullable = 'YES'`,
+    );
+    if (!pending.rowCount) return;
     await inTransaction(this.pool, async (db) => {
-      await db.query('select pg_advisory_xact_lock(hashtext($1))', ['headroom:migrate:control-audit']);
-      await db.query(AUDIT_SCHEMA);
+      await db.query('select pg_advisory_xact_lock(hashtext($1))', ['headroom:migrate']);
       await this.chainLegacyRows(db);
       await db.query(`alter table control.audit_log
         alter column chain set not null, alter column seq set not null, alter column prev_hash set not null, alter column hash set not null`);
