@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { baseEnvSchema, databaseEnvSchema, portEnv, redisEnvSchema } from '@headroom/config';
+import type { ConfigProblem } from './channels/channel';
+import { checkEgressAllow } from './channels/egress';
 
 export const SLACK_DEFAULT_API_URL = 'https://slack.com/api/';
 
@@ -22,6 +24,20 @@ export const alertingEnvSchema = baseEnvSchema
       /** Public base URL of this service, for acknowledgement links in notifications. */
       ALERTING_PUBLIC_URL: z.string().url().optional(),
       ALERTING_GROUP_ID: z.string().min(1).default('alerting'),
+      /**
+       * CIDRs that tenants' webhook and SMS URLs may reach although they are not public unicast
+       * (comma-separated, e.g. 10.0.0.0/8 for receivers inside the cluster). Empty by default: loopback,
+       * private, link-local (cloud metadata) and other internal ranges are refused.
+       */
+      ALERTING_EGRESS_ALLOW: z
+        .string()
+        .default('')
+        .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+        .superRefine((cidrs, ctx) => {
+          const problems: ConfigProblem[] = [];
+          checkEgressAllow(problems, cidrs, '');
+          for (const p of problems) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${p.path.replace(/^\./, 'entry ')}: ${p.message}` });
+        }),
       /** An instant is evaluated this long after its last window arrived (or at once when a later instant arrives). */
       ALERTING_SETTLE_MS: z.coerce.number().int().min(0).max(60_000).default(300),
       /** Sends in flight at once across all tenants (each tenant + receiver queue sends one at a time). */

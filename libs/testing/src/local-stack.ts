@@ -107,6 +107,9 @@ export function serviceEnv(
       env['SLACK_TOKEN'] = secrets.slackToken;
       env['SLACK_API_URL'] = extra.slackApiUrl;
       env['ALERTING_GROUP_ID'] = group('alerting');
+      // Every receiver of the tests and of the local stack listens on loopback, which tenants' URLs
+      // may not reach by default (apps/alerting/src/channels/egress.ts).
+      env['ALERTING_EGRESS_ALLOW'] = '127.0.0.0/8';
       break;
     case 'exporters':
       env['EXPORTERS_GROUP_ID'] = group('exporters');

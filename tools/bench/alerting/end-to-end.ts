@@ -544,6 +544,7 @@ export async function endToEnd(opts: EndToEndOptions, log: Log): Promise<Record<
   const env = {
     ...serviceEnv('alerting', { ...localSecrets(), kek: kekBase64, adminToken: 'unused', slackToken: 'xoxb-bench-unused' }, { slackApiUrl: 'http://127.0.0.1:5599/api/' }),
     ALERTING_GROUP_ID: groupId,
+    ALERTING_EGRESS_ALLOW: '127.0.0.0/8',
     DATABASE_URL: databaseUrl,
     // Always explicit, so the figure printed is the one the app ran with.
     ALERTING_SETTLE_MS: String(opts.settleMs ?? DEFAULT_SETTLE_MS),

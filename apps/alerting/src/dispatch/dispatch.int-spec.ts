@@ -142,6 +142,7 @@ describe('alert dispatch (Kafka, PostgreSQL, Redis, provider servers)', () => {
       SLACK_API_URL: slack.url(),
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       ALERTING_GROUP_ID: groupId,
+      ALERTING_EGRESS_ALLOW: '127.0.0.0/8',
       ALERTING_SETTLE_MS: '200',
       ALERTING_MAX_ATTEMPTS: '4',
       ALERTING_BACKOFF_BASE_MS: '200',

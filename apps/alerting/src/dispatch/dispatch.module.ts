@@ -111,7 +111,8 @@ export class DispatchModule {
               {
                 slack: { apiUrl: config.SLACK_API_URL, ...(config.SLACK_SIGNING_SECRET ? { signingSecret: config.SLACK_SIGNING_SECRET } : {}) },
                 pagerduty: { apiUrl: config.PAGERDUTY_EVENTS_URL },
-                ...(config.ALERTING_PUBLIC_URL ? { webhook: { externalUrl: config.ALERTING_PUBLIC_URL } } : {}),
+                webhook: { ...(config.ALERTING_PUBLIC_URL ? { externalUrl: config.ALERTING_PUBLIC_URL } : {}), egressAllow: config.ALERTING_EGRESS_ALLOW },
+                sms: { egressAllow: config.ALERTING_EGRESS_ALLOW },
                 ...(smtp ? { email: smtp } : {}),
               },
               ['slack', 'pagerduty', 'webhook', 'sms', ...(smtp ? ['email'] : [])],

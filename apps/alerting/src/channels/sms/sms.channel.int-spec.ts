@@ -33,7 +33,7 @@ function notification(overrides: Partial<GroupNotification> = {}): GroupNotifica
 describe('sms channel against a provider endpoint', () => {
   const provider = new WebhookReceiver({ verify: bearer, path: '/v1/messages' });
   let target: SmsTarget;
-  const sender = smsChannel.create({ timeoutMs: 2000 });
+  const sender = smsChannel.create({ timeoutMs: 2000, egressAllow: ['127.0.0.0/8'] });
 
   beforeAll(async () => {
     target = { url: await provider.start(), to: ['+33612345678', '+4915112345678'], token: TOKEN };

@@ -35,7 +35,10 @@ function fakeFetch(statuses: number[], headers: Record<string, string> = {}) {
 describe('sms channel config', () => {
   it('accepts its defaults and lists every problem with its path', () => {
     expect(smsChannel.validate(smsChannel.defaultConfig())).toEqual([]);
-    expect(smsChannel.validate({ timeoutMs: 0 })).toEqual([{ path: 'timeoutMs', message: expect.stringContaining('positive integer') }]);
+    expect(smsChannel.validate({ timeoutMs: 0, egressAllow: ['10.0.0.0/8', '10.0.0.0'] })).toEqual([
+      { path: 'timeoutMs', message: expect.stringContaining('positive integer') },
+      { path: 'egressAllow.1', message: expect.stringContaining('must be a CIDR') },
+    ]);
     expect(smsChannel.secretFields).toEqual(['token']);
   });
 
@@ -73,7 +76,7 @@ describe('sms text', () => {
 });
 
 describe('sms sender', () => {
-  const config = { timeoutMs: 1000 };
+  const config = { timeoutMs: 1000, egressAllow: [] as string[] };
 
   it('POSTs one form per number with the rendered short text, bearer token and a per-number Idempotency-Key', async () => {
     const fetch = fakeFetch([200, 201]);

@@ -2,10 +2,13 @@ import { RECEIVER_SECRET_FIELDS } from '@headroom/contracts';
 import { z } from 'zod';
 import type { ChannelSender, ChannelType, ConfigProblem, GroupNotification, SendResult } from '../channel';
 import { renderNotification } from '../../i18n/render';
+import { checkEgressAllow, EgressPolicy } from '../egress';
 import { checkTimeout, classify, excerpt, isPlainHttpUrl, post, redact, type Fetch } from '../webhook/http-delivery';
 
 export interface SmsConfig {
   timeoutMs: number;
+  /** CIDRs the provider URL may resolve to although not public unicast (see ../egress.ts). */
+  egressAllow: string[];
 }
 
 /** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
@@ -52,10 +55,15 @@ function masked(number: string): string {
 }
 
 export class SmsSender implements ChannelSender<SmsTarget> {
+  private readonly fetchFn: Fetch;
+
   constructor(
     private readonly config: SmsConfig,
-    private readonly deps: { fetch?: Fetch } = {},
-  ) {}
+    deps: { fetch?: Fetch } = {},
+  ) {
+    // The tenant chooses the provider URL: only the egress policy's fetch may reach it.
+    this.fetchFn = deps.fetch ?? new EgressPolicy(config.egressAllow).fetch();
+  }
 
   /**
    * One POST per number, each with its own Idempotency-Key: a retry after a partial failure resends
@@ -65,7 +73,7 @@ export class SmsSender implements ChannelSender<SmsTarget> {
     const body = smsText(renderNotification(n).short);
     const refused: string[] = [];
     for (const to of target.to) {
-      const answer = await post(this.deps.fetch ?? fetch, target.url, {
+      const answer = await post(this.fetchFn, target.url, {
         what: 'sms provider',
         timeoutMs: this.config.timeoutMs,
         body: new URLSearchParams({ to, body, reference: n.id }).toString(),
@@ -85,10 +93,11 @@ export class SmsSender implements ChannelSender<SmsTarget> {
 
 export const smsChannel: ChannelType<SmsConfig, SmsTarget> = {
   type: 'sms',
-  defaultConfig: () => ({ timeoutMs: 10_000 }),
+  defaultConfig: () => ({ timeoutMs: 10_000, egressAllow: [] }),
   validate(config) {
     const problems: ConfigProblem[] = [];
     checkTimeout(problems, config.timeoutMs);
+    checkEgressAllow(problems, config.egressAllow);
     return problems;
   },
   targetSchema: SmsTargetSchema,

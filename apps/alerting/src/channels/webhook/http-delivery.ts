@@ -1,4 +1,5 @@
 import { RetryableSendError, retryAfterMs, type ConfigProblem } from '../channel';
+import { egressDenial } from '../egress';
 
 /**
  * The HTTP plumbing shared by the channels that POST to a provider (webhook, PagerDuty, SMS): one
@@ -11,6 +12,8 @@ export interface HttpAnswer {
   status: number;
   headers: Headers;
   text: string;
+  /** Set when the egress guard refused the destination: nothing was sent, and retrying will not help. */
+  denied?: string;
 }
 
 /** Replaces every occurrence of each secret (and its URL-encoded form) so a provider echoing it back cannot leak it. */
@@ -37,6 +40,8 @@ export async function post(
   try {
     res = await fetchFn(url, { method: 'POST', headers: init.headers, body: init.body, redirect: 'manual', signal: AbortSignal.timeout(init.timeoutMs) });
   } catch (err) {
+    const denied = egressDenial(err);
+    if (denied) return { status: 0, headers: new Headers(), text: '', denied: denied.message };
     const e = err as Error & { cause?: { code?: string } };
     const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${init.timeoutMs} ms` : (e.cause?.code ?? e.name);
     throw new RetryableSendError(`${init.what} POST to ${host} failed: ${why}`);
@@ -50,6 +55,7 @@ export async function post(
  * Retry-After); any other status (4xx, and 3xx since redirects are not followed) refused for good.
  */
 export function classify(answer: HttpAnswer, what: string, detail: string): 'sent' | { rejected: string } {
+  if (answer.denied) return { rejected: `${what} not sent: ${answer.denied}` };
   const { status } = answer;
   if (status >= 200 && status < 300) return 'sent';
   if (status === 408 || status === 429 || status >= 500) {

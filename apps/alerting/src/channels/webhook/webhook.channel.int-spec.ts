@@ -35,7 +35,7 @@ function notification(id: string): GroupNotification {
 describe('webhook channel against a receiver that verifies signatures', () => {
   const receiver = new WebhookReceiver({ verify });
   let url: string;
-  const sender = () => webhookChannel.create({ externalUrl: 'https://alerts.example.com', timeoutMs: 2000 });
+  const sender = () => webhookChannel.create({ externalUrl: 'https://alerts.example.com', timeoutMs: 2000, egressAllow: ['127.0.0.0/8'] });
 
   beforeAll(async () => {
     url = await receiver.start();
@@ -71,7 +71,7 @@ describe('webhook channel against a receiver that verifies signatures', () => {
   });
 
   it('refuses a request signed ten minutes ago (a replay), and the sender reports the refusal as final', async () => {
-    const replaying = new WebhookSender({ externalUrl: '', timeoutMs: 2000 }, { now: () => Date.now() - 600_000 });
+    const replaying = new WebhookSender({ externalUrl: '', timeoutMs: 2000, egressAllow: ['127.0.0.0/8'] }, { now: () => Date.now() - 600_000 });
     const result = await replaying.send(notification('n-3'), { url, secret: SECRET });
     expect(result).toEqual({ outcome: 'rejected', reason: expect.stringContaining('webhook answered 401') });
     expect(receiver.deliveries.at(-1)).toMatchObject({ verified: false, refusedBecause: 'stale' });

@@ -40,7 +40,7 @@ function fakeFetch(status: number, body = '', headers: Record<string, string> = 
 describe('webhook channel config', () => {
   it('accepts its defaults and lists every problem with its path', () => {
     expect(webhookChannel.validate(webhookChannel.defaultConfig())).toEqual([]);
-    expect(webhookChannel.validate({ externalUrl: 'nope', timeoutMs: 1.5 })).toEqual([
+    expect(webhookChannel.validate({ externalUrl: 'nope', timeoutMs: 1.5, egressAllow: [] })).toEqual([
       { path: 'externalUrl', message: expect.stringContaining('absolute URL') },
       { path: 'timeoutMs', message: expect.stringContaining('positive integer') },
     ]);
@@ -120,7 +120,7 @@ describe('webhook signature', () => {
 });
 
 describe('webhook sender', () => {
-  const config = { externalUrl: 'https://alerts.example.com', timeoutMs: 1000 };
+  const config = { externalUrl: 'https://alerts.example.com', timeoutMs: 1000, egressAllow: [] as string[] };
 
   it('POSTs the JSON body with a verifiable signature and the notification id as Idempotency-Key', async () => {
     const fetch = fakeFetch(200);

@@ -2,12 +2,15 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RECEIVER_SECRET_FIELDS } from '@headroom/contracts';
 import { z } from 'zod';
 import type { ChannelSender, ChannelType, ConfigProblem, GroupNotification, SendResult } from '../channel';
+import { checkEgressAllow, EgressPolicy } from '../egress';
 import { checkHttpUrl, checkTimeout, classify, excerpt, isPlainHttpUrl, post, redact, type Fetch } from './http-delivery';
 
 export interface WebhookConfig {
   /** Alertmanager's `externalURL`: where a receiver can link back to (the alerting UI or API). */
   externalUrl: string;
   timeoutMs: number;
+  /** CIDRs a tenant's webhook may resolve to although not public unicast (see ../egress.ts). */
+  egressAllow: string[];
 }
 
 export const WebhookTargetSchema = z
@@ -99,15 +102,20 @@ export function verifyWebhookSignature(args: {
 }
 
 export class WebhookSender implements ChannelSender<WebhookTarget> {
+  private readonly fetchFn: Fetch;
+
   constructor(
     private readonly config: WebhookConfig,
     private readonly deps: { fetch?: Fetch; now?: () => number } = {},
-  ) {}
+  ) {
+    // The tenant chooses the URL: only the egress policy's fetch may reach it.
+    this.fetchFn = deps.fetch ?? new EgressPolicy(config.egressAllow).fetch();
+  }
 
   async send(n: GroupNotification, target: WebhookTarget): Promise<SendResult> {
     const body = JSON.stringify(webhookPayload(n, target, this.config.externalUrl));
     const timestamp = Math.floor((this.deps.now ?? Date.now)() / 1000);
-    const answer = await post(this.deps.fetch ?? fetch, target.url, {
+    const answer = await post(this.fetchFn, target.url, {
       what: 'webhook',
       timeoutMs: this.config.timeoutMs,
       body,
@@ -126,11 +134,12 @@ export class WebhookSender implements ChannelSender<WebhookTarget> {
 
 export const webhookChannel: ChannelType<WebhookConfig, WebhookTarget> = {
   type: 'webhook',
-  defaultConfig: () => ({ externalUrl: 'http://localhost:3000', timeoutMs: 10_000 }),
+  defaultConfig: () => ({ externalUrl: 'http://localhost:3000', timeoutMs: 10_000, egressAllow: [] }),
   validate(config) {
     const problems: ConfigProblem[] = [];
     checkHttpUrl(problems, config.externalUrl, 'externalUrl', 'https://alerts.example.com');
     checkTimeout(problems, config.timeoutMs);
+    checkEgressAllow(problems, config.egressAllow);
     return problems;
   },
   targetSchema: WebhookTargetSchema,
