@@ -25,7 +25,7 @@ export class AppModule {
         TenantsModule.forRoot(config),
         AuditModule.forRoot(config),
         PeopleModule.forRoot(config),
-        ErasureModule,
+        ErasureModule.forRoot(config),
         KeysModule.forRoot(config),
       ],
     };

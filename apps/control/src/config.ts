@@ -33,6 +33,12 @@ export const controlEnvSchema = baseEnvSchema
        * sealed records, from the topic registry (set it if the cluster's retention was raised).
        */
       CONTROL_DATA_KEY_RETIRE_AFTER: durationMs().optional(),
+      /**
+       * Subject erasures a tenant may have open at once (Mimir-style per-tenant limit): beyond it,
+       * 429 with Retry-After. Every service carries out every erasure, so without a cap one tenant's
+       * flood would queue ahead of every other tenant's sagas.
+       */
+      CONTROL_MAX_OPEN_SUBJECT_ERASURES: z.coerce.number().int().min(1).max(100_000).default(100),
       /** How often the key job (scheduled rotation, re-seal, retirement) runs. */
       CONTROL_KEY_JOB_INTERVAL: durationMs().default('1m'),
     }),

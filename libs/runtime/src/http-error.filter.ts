@@ -6,6 +6,8 @@ interface ErrorBody {
   error: string;
   message?: string;
   issues?: { path: string; message: string }[];
+  /** Also sent as the Retry-After header (429 and 503 answers). */
+  retryAfterSeconds?: number;
 }
 
 const CODES: Record<number, string> = {
@@ -14,6 +16,7 @@ const CODES: Record<number, string> = {
   403: 'forbidden',
   404: 'not_found',
   409: 'conflict',
+  429: 'too_many_requests',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   503: 'not_ready',
@@ -48,6 +51,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       this.logger.error({ err: exception instanceof Error ? exception.message : String(exception) }, 'unhandled error');
     }
     if (status === 400 && !body.issues) body = { ...body, issues: [{ path: '(root)', message: body.message ?? 'invalid request' }] };
+    if ((status === 429 || status === 503) && Number.isInteger(body.retryAfterSeconds) && body.retryAfterSeconds! > 0) void reply.header('retry-after', String(body.retryAfterSeconds));
     void reply.status(status).send(body);
   }
 }

@@ -3,14 +3,15 @@
  * came — windows still open in memory, late points, telemetry records not consumed yet, a replay —
  * is not stored again after the delete. Only data from before the request is dropped: a subject
  * who goes on using the platform produces new data. Kept for the telemetry topic's retention (the
- * longest a replay can reach back); after a restart, requests still on the control topic (control
- * tombstones them once complete) fill it again.
+ * longest a replay can reach back). After a restart, the service's SubjectErasureLog
+ * (@headroom/database) fills it again: control tombstones a request once complete, so the control
+ * topic alone would not.
  */
 export class SubjectErasures {
   private readonly byTenant = new Map<string, Map<string, number>>();
   private size = 0;
 
-  constructor(private readonly horizonMs = 7 * 24 * 3600_000) {}
+  constructor(readonly horizonMs = 7 * 24 * 3600_000) {}
 
   add(tenant: string, pseudonym: string, requestedAt: number): void {
     let subjects = this.byTenant.get(tenant);

@@ -33,11 +33,19 @@ const kek = KeyEncryptionKey.fromBase64(secrets.kek, 'kek-1');
 const kafka = createKafkaClient({ brokers: infra.brokers, clientId: `gdpr-${run}`, logger: silentLogger() });
 const pool = new Pool({ connectionString: infra.databaseUrl, max: 2 });
 const PORTS: Record<ServiceName, number> = { control: 5800, collectors: 5801, analytics: 5802, alerting: 5803, exporters: 5804 };
-const services = SERVICES.map((name) => new ServiceProcess(name, PORTS[name], serviceEnv(name, secrets, { slackApiUrl: 'http://127.0.0.1:1/api/', groupPrefix: `gdpr-${run}` }), `gdpr-${name}-${run}`));
+/** A small per-tenant cap on open subject erasures, so the flood below reaches it. */
+const MAX_OPEN = 20;
+const envOf = (name: ServiceName) => ({
+  ...serviceEnv(name, secrets, { slackApiUrl: 'http://127.0.0.1:1/api/', groupPrefix: `gdpr-${run}` }),
+  ...(name === 'control' ? { CONTROL_MAX_OPEN_SUBJECT_ERASURES: String(MAX_OPEN) } : {}),
+});
+const services = SERVICES.map((name) => new ServiceProcess(name, PORTS[name], envOf(name), `gdpr-${name}-${run}`));
 const control = new ControlClient(`http://127.0.0.1:${PORTS.control}`, secrets.adminToken);
 const A = `gdpr-a-${run}`;
 const B = `gdpr-b-${run}`;
 const keys: Record<string, string> = {};
+/** Just before u1's erasure was requested: u1's data from before then is erased for good. */
+let erasedBefore = 0;
 
 interface Progress {
   id: string;
@@ -144,6 +152,7 @@ describe('GDPR erasure sagas (five services, real Kafka, PostgreSQL, Redis)', ()
     expect(before.body.events.map((e) => e.event.trackId).sort()).toEqual(['track-0', 'track-2']);
     expect(before.body.events.every((e) => e.type === 'song_play' && e.event.userId === p1)).toBe(true);
 
+    erasedBefore = Date.now();
     const erase = await control.request<{ id: string }>('POST', `/v1/tenants/${A}/subjects/u1/erasure`);
     expect(erase.status).toBe(202);
     const progress = await completed(erase.body.id);
@@ -171,6 +180,62 @@ describe('GDPR erasure sagas (five services, real Kafka, PostgreSQL, Redis)', ()
     // Nothing of u1 comes back once the windows that were open at the request have closed and flushed.
     await new Promise((resolve) => setTimeout(resolve, 15_000));
     expect(await holdings(A, p1)).toEqual({ subjectEvents: 0, windows10s: 0, exporterSeries: 0, alertRows: 0 });
+  });
+
+  it('remembers an erased subject across a crash of analytics: u1’s late records from before the request are not stored again, u2’s are', async () => {
+    const directory = await tenantDirectoryFor(kafka, kek, [A]);
+    const p1 = directory.keyring.pseudonymise(A, 'u1');
+    const p2 = directory.keyring.pseudonymise(A, 'u2');
+    const analytics = services[SERVICES.indexOf('analytics')];
+    await analytics.kill('SIGKILL');
+    await analytics.start(90_000);
+    // Late records, as a producer retrying an old batch (or a replay) would send them: timed before the request.
+    const late = erasedBefore - 5_000;
+    const events = ['u1', 'u2'].map((userId, i) => ({ type: 'song_play', timestamp: late - i, trackId: `late-${userId}`, userId, durationMs: 1_000, country: 'FR' }));
+    await expectEventually(async () => expect(await post('/v1/ingest/events', keys[A], { events })).toBe(202), { timeoutMs: 30_000 });
+    // u2's late play is stored (so the batch was processed), u1's is not.
+    await expectEventually(async () => expect(await count(`select 1 from analytics.subject_events where tenant = $1 and subject = $2`, [A, p2])).toBe(2), { timeoutMs: 60_000 });
+    expect(await count(`select 1 from analytics.subject_events where tenant = $1 and subject = $2`, [A, p1])).toBe(0);
+    expect(await count(`select 1 from analytics.erased_subjects where tenant = $1 and subject = $2`, [A, p1])).toBe(1);
+  });
+
+  it('caps one tenant’s open subject erasures (429 + Retry-After), answers a repeated subject with its open saga, and another tenant’s erasure completes during the flood', async () => {
+    const asTenant = async (tenant: string, userId: string) => {
+      const res = await fetch(`http://127.0.0.1:${PORTS.control}/v1/tenants/${tenant}/subjects/${encodeURIComponent(userId)}/erasure`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys[tenant]}` },
+      });
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { id?: string; duplicate?: boolean; error?: string; limit?: number } };
+    };
+    // The same subject twice at once: one saga, one id.
+    const [first, again] = await Promise.all([asTenant(A, 'dup-user'), asTenant(A, 'dup-user')]);
+    expect([first.status, again.status]).toEqual([202, 202]);
+    expect(first.body.id).toBe(again.body.id);
+    expect([first.body.duplicate, again.body.duplicate].filter(Boolean)).toHaveLength(1);
+
+    // Tenant A's admin floods 3× its cap of distinct subjects while tenant B asks for one erasure.
+    const t0 = Date.now();
+    const flood = Promise.all(Array.from({ length: 3 * MAX_OPEN }, (_, i) => asTenant(A, `flood-${i}`)));
+    const victim = await asTenant(B, 'u9');
+    expect(victim.status).toBe(202);
+    const answers = await flood;
+    const accepted = answers.filter((a) => a.status === 202);
+    const refused = answers.filter((a) => a.status === 429);
+    expect(accepted.length + refused.length).toBe(answers.length);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect(r.body).toMatchObject({ error: 'too_many_open_erasures', limit: MAX_OPEN });
+      expect(Number(r.retryAfter)).toBeGreaterThan(0);
+    }
+    // Never more open than the cap (the per-tenant lock makes the count exact).
+    const open = await count(`select 1 from control.erasure_requests where tenant = $1 and scope = 'subject' and completed_at is null`, [A]);
+    expect(open).toBeLessThanOrEqual(MAX_OPEN);
+    // B's saga is not stuck behind A's flood.
+    const progress = await completed(victim.body.id!);
+    for (const s of SERVICES) expect({ service: s, acked: progress.services[s] !== 'pending' }).toEqual({ service: s, acked: true });
+    console.log(JSON.stringify({ spec: 'erasure-flood', cap: MAX_OPEN, floodRequests: answers.length, accepted: accepted.length, refused429: refused.length, victimCompletedMs: Date.now() - t0 }));
+    // A's accepted sagas all complete too: the cap sheds load, it does not lose requests.
+    for (const a of accepted) await completed(a.body.id!);
   });
 
   it('erases a tenant: every service acknowledges, and its records on Kafka no longer decrypt with the deployment’s KEK while another tenant’s do', async () => {

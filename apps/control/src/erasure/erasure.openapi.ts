@@ -23,8 +23,13 @@ export const ERASURE_OPERATIONS: readonly ApiOperation[] = [
     handler: [ErasureController, 'requestSubject'],
     summary: 'Erase a data subject (by the user id producers send): every service deletes what it holds and acknowledges',
     request: { params: SubjectErasureParamsSchema },
-    responses: { 202: { description: 'Accepted: follow it at /v1/erasures/{id}', content: json(z.object({ id: z.string().uuid() })) } },
-    errors: [404, 503],
+    responses: {
+      202: {
+        description: 'Accepted: follow it at /v1/erasures/{id}. `duplicate`: this subject’s erasure was already open, and that one is returned',
+        content: json(z.object({ id: z.string().uuid(), duplicate: z.literal(true).optional() })),
+      },
+    },
+    errors: [404, 429, 503],
   },
   {
     handler: [ErasureController, 'progress'],

@@ -15,6 +15,7 @@ create table if not exists control.erasure_requests (
   completed_at timestamptz
 );
 create index if not exists erasure_requests_open on control.erasure_requests (requested_at) where completed_at is null;
+create index if not exists erasure_requests_open_tenant on control.erasure_requests (tenant, subject) where completed_at is null and scope = 'subject';
 create table if not exists control.erasure_acks (
   request_id uuid not null references control.erasure_requests(id),
   service text not null,
@@ -61,6 +62,16 @@ export class ErasureRepository implements OnModuleInit {
       r.requestedAt,
       r.requestedBy,
     ]);
+  }
+
+  /** The tenant's open subject erasures: how many, and the one already open for `subject` if any. */
+  async openSubjectRequests(db: PoolClient, tenant: string, subject: string): Promise<{ count: number; sameSubject?: string }> {
+    const { rows } = await db.query<{ count: number; same: string | null }>(
+      `select count(*)::int as count, (array_agg(id order by requested_at) filter (where subject = $2))[1] as same
+         from control.erasure_requests where tenant = $1 and scope = 'subject' and completed_at is null`,
+      [tenant, subject],
+    );
+    return { count: rows[0].count, ...(rows[0].same ? { sameSubject: rows[0].same } : {}) };
   }
 
   async request(id: string, db: Pool | PoolClient = this.pool, lock = false): Promise<ErasureRequestRow | undefined> {

@@ -26,6 +26,15 @@ export interface ErasureProgress {
   left: (ErasureLeft & { service: string })[];
 }
 
+export const ERASURE_LIMITS = Symbol('ERASURE_LIMITS');
+export interface ErasureLimits {
+  /** Subject erasures one tenant may have open at once (CONTROL_MAX_OPEN_SUBJECT_ERASURES). */
+  maxOpenSubjectErasures: number;
+}
+
+/** Seconds a tenant over its limit is told to wait: about the time a saga takes on a healthy deployment. */
+const OVER_LIMIT_RETRY_AFTER_S = 30;
+
 const retentionMs = (t: (typeof SEALED_TOPICS)[number]) => Number(t.config['retention.ms']);
 
 /**
@@ -43,6 +52,7 @@ export class ErasureService {
     @Inject(ControlOutbox) private readonly outbox: ControlOutbox,
     @Inject(TenantDirectory) private readonly directory: TenantDirectory,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(ERASURE_LIMITS) private readonly limits: ErasureLimits,
   ) {}
 
   /**
@@ -50,10 +60,12 @@ export class ErasureService {
    * the tenant's pseudonym here (the key control's own directory unwrapped from the control topic) and
    * goes no further: not to Kafka, not to the database, not to the audit trail.
    */
-  async requestSubject(tenant: string, userId: string, actor: string): Promise<{ id: string }> {
+  async requestSubject(tenant: string, userId: string, actor: string): Promise<{ id: string; duplicate?: true }> {
     const id = randomUUID();
-    await inTransaction(this.pool, async (db) => {
-      const { rowCount } = await db.query('select 1 from control.tenants where id = $1 for share', [tenant]);
+    const existing = await inTransaction(this.pool, async (db) => {
+      // The tenant row's lock makes one tenant's requests take turns (so the count below is exact);
+      // other tenants' requests do not wait for them.
+      const { rowCount } = await db.query('select 1 from control.tenants where id = $1 for update', [tenant]);
       if (!rowCount) throw new NotFoundException({ error: 'not_found', message: `no tenant ${tenant}` });
       let subject: string;
       try {
@@ -62,8 +74,25 @@ export class ErasureService {
         if (err instanceof CryptoError) throw new HttpException({ error: 'not_ready', message: 'the tenant’s pseudonym key is not loaded yet; retry shortly' }, 503);
         throw err;
       }
+      const open = await this.repo.openSubjectRequests(db, tenant, subject);
+      // The same subject asked again while its erasure runs: the running one answers for both.
+      if (open.sameSubject) return open.sameSubject;
+      if (open.count >= this.limits.maxOpenSubjectErasures) {
+        throw new HttpException(
+          {
+            error: 'too_many_open_erasures',
+            message: `tenant ${tenant} has ${open.count} subject erasures open, the limit is ${this.limits.maxOpenSubjectErasures}: retry once some complete`,
+            limit: this.limits.maxOpenSubjectErasures,
+            open: open.count,
+            retryAfterSeconds: OVER_LIMIT_RETRY_AFTER_S,
+          },
+          429,
+        );
+      }
       await this.enqueue(db, { kind: 'erasure_request', id, tenant, scope: 'subject', subject, requestedAt: new Date().toISOString() }, actor);
+      return undefined;
     });
+    if (existing) return { id: existing, duplicate: true };
     await this.outbox.relay().catch(() => undefined);
     return { id };
   }
