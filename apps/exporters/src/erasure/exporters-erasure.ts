@@ -1,10 +1,10 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { ErasureLeft } from '@headroom/contracts';
-import { inTransaction, PG_POOL } from '@headroom/database';
+import { inTransaction, PG_POOL, SubjectErasureLog } from '@headroom/database';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
+import { ErasureParticipant, PUBLISHER, SubjectErasures, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
 import type { ConfiguredSink } from '../sinks/registry';
 
 const ERASURE_SINKS = Symbol('ERASURE_SINKS');
@@ -21,26 +21,56 @@ const SINK_LEFT: Record<string, string> = {
  * its pseudonym, with their windows. A tenant: its series and windows, counted (the tenant_erased
  * handler usually got there first). Either way, what the enabled push sinks already delivered for
  * the tenant is outside Headroom's reach: reported in `left`, each with its reason.
+ *
+ * Aggregates of the subject still on the aggregates topic when the request is carried out (analytics
+ * published them before its own delete) would re-create the series: the Prometheus endpoint drops
+ * windows of an erased subject from before the request (SubjectErasures, kept across restarts by
+ * the suppression list).
  */
 @Injectable()
-export class ExportersErasure implements OnApplicationShutdown {
+export class ExportersErasure implements OnModuleInit, OnApplicationShutdown {
   private readonly participant: ErasureParticipant;
+  private readonly log: SubjectErasureLog;
+  private markLoaded!: () => void;
+  private readonly loaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(ERASURE_SINKS) private readonly sinks: readonly ConfiguredSink[],
+    @Inject(SubjectErasures) private readonly erasures: SubjectErasures,
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
-    @Inject(LOGGER) logger: Logger,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.participant = new ErasureParticipant('exporters', directory, publisher, { subject: (t, s) => this.subject(t, s), tenant: (t) => this.tenant(t) }, logger);
+    this.log = new SubjectErasureLog(pool, 'exporters');
+    directory.onRecord((r) => {
+      if (r.kind !== 'tenant_erased') return;
+      this.erasures.forgetTenant(r.tenant);
+      void this.loaded.then(() => this.log.forgetTenant(r.tenant)).catch((err) => this.logger.warn({ err: String(err), tenant: r.tenant }, 'could not forget an erased tenant’s suppression list'));
+    });
+    this.participant = new ErasureParticipant('exporters', directory, publisher, { subject: (t, s, r) => this.subject(t, s, Date.parse(r.requestedAt)), tenant: (t) => this.tenant(t) }, logger);
+  }
+
+  /** Before aggregates are consumed (at bootstrap): subjects erased before a restart stay erased. */
+  async onModuleInit(): Promise<void> {
+    await this.log.migrate();
+    const now = Date.now();
+    await this.log.prune(now - this.erasures.horizonMs);
+    const known = await this.log.load(now - this.erasures.horizonMs);
+    for (const e of known) this.erasures.add(e.tenant, e.subject, e.requestedAt);
+    if (known.length) this.logger.info({ subjects: known.length }, 'erased subjects reloaded from the suppression list');
+    this.markLoaded();
   }
 
   onApplicationShutdown(): void {
     this.participant.stop();
   }
 
-  async subject(tenant: string, pseudonym: string): Promise<ErasureOutcome> {
+  async subject(tenant: string, pseudonym: string, requestedAt = Date.now()): Promise<ErasureOutcome> {
+    // First: windows from before the request still on their way are dropped from now on.
+    this.erasures.add(tenant, pseudonym, requestedAt);
+    await this.loaded;
+    await this.log.record(tenant, pseudonym, requestedAt);
     const deleted: Record<string, number> = {};
     await inTransaction(this.pool, async (db) => {
       const series = await db.query<{ series_id: string }>(
@@ -51,7 +81,14 @@ export class ExportersErasure implements OnApplicationShutdown {
       deleted['exporters.prometheus_series'] = series.rowCount ?? 0;
       deleted['exporters.prometheus_windows'] = (await db.query('delete from exporters.prometheus_windows where tenant = $1 and series_id = any($2::text[])', [tenant, ids])).rowCount ?? 0;
     });
-    return { deleted, left: this.sinksLeft(tenant) };
+    const until = new Date(requestedAt + this.erasures.horizonMs).toISOString();
+    return {
+      deleted,
+      left: [
+        ...this.sinksLeft(tenant),
+        { store: 'exporters.erased_subjects', reason: `the pseudonym stays on the suppression list until ${until}, so that aggregates still on Kafka do not re-create its series; then it is pruned` },
+      ],
+    };
   }
 
   async tenant(tenant: string): Promise<ErasureOutcome> {
@@ -70,9 +107,15 @@ export class ExportersErasure implements OnApplicationShutdown {
   }
 }
 
+/** Global: the Prometheus endpoint reads the same SubjectErasures. */
+@Global()
 @Module({})
 export class ExportersErasureModule {
   static forRoot(sinks: readonly ConfiguredSink[]): DynamicModule {
-    return { module: ExportersErasureModule, providers: [{ provide: ERASURE_SINKS, useValue: sinks }, ExportersErasure] };
+    return {
+      module: ExportersErasureModule,
+      providers: [{ provide: ERASURE_SINKS, useValue: sinks }, { provide: SubjectErasures, useFactory: () => new SubjectErasures() }, ExportersErasure],
+      exports: [SubjectErasures],
+    };
   }
 }

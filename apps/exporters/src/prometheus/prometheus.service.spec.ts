@@ -3,7 +3,7 @@ import type { AggregateWindow } from '@headroom/contracts';
 import { KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
 import { createLogger } from '@headroom/runtime';
 import { expectEventually } from '@headroom/testing';
-import { TenantDirectory } from '@headroom/tenancy';
+import { SubjectErasures, TenantDirectory } from '@headroom/tenancy';
 import type { ExpositionFormat } from './exposition';
 import { parseExposition } from './exposition.parser';
 import { PrometheusService } from './prometheus.service';
@@ -71,7 +71,7 @@ class MemoryRepository implements WindowRepository {
   }
 }
 
-async function setup(repository = new MemoryRepository()) {
+async function setup(repository = new MemoryRepository(), erasures?: SubjectErasures) {
   const clock = { now: T0 + 20_000 };
   const directory = new TenantDirectory(new TenantKeyring(KeyEncryptionKey.generate()));
   const metrics = new Registry();
@@ -81,6 +81,7 @@ async function setup(repository = new MemoryRepository()) {
     { groupId: 'g', stalenessSeconds: 300, lookbackSeconds: 60, windowRetentionSeconds: 7200, now: () => clock.now },
     metrics,
     createLogger('exporters', 'silent'),
+    erasures,
   );
   await service.onModuleInit();
   const samples = async (tenant: string, name: string, format: ExpositionFormat = 'text') =>
@@ -159,6 +160,22 @@ describe('PrometheusService', () => {
     clock.now = T0 + W + 7_200_001;
     await service.prune();
     expect([...repository.windows.values()].map((x) => x.seriesId)).toEqual(['recent']);
+    service.beforeApplicationShutdown();
+  });
+
+  it('drops windows of an erased subject from before its request (still on the topic), keeps later ones and other subjects', async () => {
+    const erasures = new SubjectErasures();
+    const { service, clock, samples, metrics } = await setup(new MemoryRepository(), erasures);
+    clock.now = T0 + 60_000;
+    const ofUser = (user: string, k: number) => ({ ...w('plays', k, 1), series: { name: 'plays', labels: { user } }, seriesId: `plays-${user}` });
+    erasures.add('label-a', 'u_gone', T0 + 2 * W); // requested while window 2 was open
+    await service.record('label-a', [ofUser('u_gone', 1), ofUser('u_gone', 2), ofUser('u_kept', 1)]);
+    await service.record('label-b', [ofUser('u_gone', 1)]); // the same pseudonym in another tenant is another subject
+    expect((await samples('label-a', 'plays_count')).length).toBe(1);
+    expect((await samples('label-b', 'plays_count')).length).toBe(1);
+    await service.record('label-a', [ofUser('u_gone', 3)]); // after the request: new data
+    expect((await samples('label-a', 'plays_count')).length).toBe(2);
+    expect((await metrics.getSingleMetric('headroom_exporter_windows_total')?.get())?.values.find((v) => v.labels['outcome'] === 'erased')?.value).toBe(2);
     service.beforeApplicationShutdown();
   });
 

@@ -1,8 +1,8 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AggregateWindow } from '@headroom/contracts';
 import { LOGGER, METRICS, type Logger } from '@headroom/runtime';
-import { TenantDirectory } from '@headroom/tenancy';
+import { SubjectErasures, TenantDirectory } from '@headroom/tenancy';
 import { renderExposition, type Exposition, type ExpositionFormat } from './exposition';
 import { WINDOW_REPOSITORY, type WindowRepository } from './windows.repository';
 
@@ -49,6 +49,7 @@ export class PrometheusService implements OnModuleInit, BeforeApplicationShutdow
     @Inject(PROMETHEUS_OPTIONS) options: PrometheusOptions,
     @Inject(METRICS) metrics: Registry,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(SubjectErasures) private readonly erasures?: SubjectErasures,
   ) {
     this.stalenessMs = options.stalenessSeconds * 1000;
     this.lookbackMs = (options.lookbackSeconds ?? 60) * 1000;
@@ -58,7 +59,7 @@ export class PrometheusService implements OnModuleInit, BeforeApplicationShutdow
     this.now = options.now ?? Date.now;
     this.windowsTotal = new Counter({
       name: 'headroom_exporter_windows_total',
-      help: 'Aggregate windows received, by outcome (applied; superseded: a replay of a revision already held; expired: ended before the retention horizon).',
+      help: 'Aggregate windows received, by outcome (applied; superseded: a replay of a revision already held; expired: ended before the retention horizon; erased: of a data subject erased after the window).',
       labelNames: ['outcome'],
       registers: [metrics],
     });
@@ -105,6 +106,16 @@ export class PrometheusService implements OnModuleInit, BeforeApplicationShutdow
   /** Applies one batch of a tenant's windows, durably. Throws (retriable) if the database is down. */
   async record(tenant: string, windows: readonly AggregateWindow[]): Promise<void> {
     if (this.directory.isErased(tenant)) return;
+    if (this.erasures) {
+      // An erased subject's windows from before its request, still on the topic, do not re-create its series.
+      const kept = [...windows];
+      const dropped = this.erasures.take(kept, (w) => this.erasures!.coversLabels(tenant, w.series.labels, w.windowStart));
+      if (dropped.length) {
+        this.windowsTotal.inc({ outcome: 'erased' }, dropped.length);
+        windows = kept;
+        if (windows.length === 0) return;
+      }
+    }
     const now = this.now();
     const outcomes = await this.repository.apply(tenant, windows, { now, expiredBefore: now - this.retentionMs });
     for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) this.windowsTotal.inc({ outcome }, n);
