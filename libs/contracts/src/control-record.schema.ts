@@ -189,6 +189,21 @@ export const ApiKeyMacRecordSchema = z.object({
 });
 export type ApiKeyMacRecord = z.infer<typeof ApiKeyMacRecordSchema>;
 
+/**
+ * A person's token revoked before its expiry (by its `jti`): every service refuses it from the moment
+ * it reads this record. Control tombstones the record once the token has expired anyway.
+ */
+export const TokenRevokedRecordSchema = z.object({
+  kind: z.literal('token_revoked'),
+  jti: z.string().min(8).max(64),
+  /** The token's tenant; absent for a platform-admin's token. */
+  tenant: TenantIdSchema.optional(),
+  /** The token's own expiry: after it, the revocation has nothing left to refuse. */
+  expiresAt: IsoDateSchema,
+  revokedAt: IsoDateSchema,
+});
+export type TokenRevokedRecord = z.infer<typeof TokenRevokedRecordSchema>;
+
 export const ControlRecordSchema = z.discriminatedUnion('kind', [
   TenantRecordSchema,
   ApiKeyRecordSchema,
@@ -198,6 +213,7 @@ export const ControlRecordSchema = z.discriminatedUnion('kind', [
   JwksRecordSchema,
   ErasureRequestRecordSchema,
   ApiKeyMacRecordSchema,
+  TokenRevokedRecordSchema,
 ]);
 export type ControlRecord = z.infer<typeof ControlRecordSchema>;
 export type TenantRecord = z.infer<typeof TenantRecordSchema>;
@@ -227,6 +243,8 @@ export function controlKey(record: ControlRecord): string {
       return `api_key_mac/${record.version}`;
     case 'erasure_request':
       return `erasure_request/${record.id}`;
+    case 'token_revoked':
+      return `token_revoked/${record.jti}`;
   }
 }
 

@@ -28,6 +28,8 @@ export class TenantDirectory {
   private readonly alertConfigs = new Map<string, AlertConfigRecord>();
   private readonly erased = new Set<string>();
   private peopleKeys: JwksRecord | undefined;
+  /** Revoked people's tokens: jti → the token's expiry (ms), after which the entry is useless. */
+  private readonly revokedTokens = new Map<string, number>();
   private readonly listeners: ((record: ControlRecord) => void)[] = [];
 
   constructor(readonly keyring: TenantKeyring) {}
@@ -61,6 +63,9 @@ export class TenantDirectory {
         break;
       case 'jwks':
         this.peopleKeys = record;
+        break;
+      case 'token_revoked':
+        this.revokedTokens.set(record.jti, Date.parse(record.expiresAt));
         break;
     }
     for (const l of this.listeners) l(record);
@@ -104,6 +109,14 @@ export class TenantDirectory {
     return this.tenantsById.get(tenant)?.status === 'active';
   }
 
+  /** Whether a person's token was revoked before its expiry (expired entries are dropped as they are met). */
+  isTokenRevoked(jti: string, now = Date.now()): boolean {
+    const expiresAt = this.revokedTokens.get(jti);
+    if (expiresAt === undefined) return false;
+    if (expiresAt < now) this.revokedTokens.delete(jti);
+    return true;
+  }
+
   /** The latest public keys for people's tokens, as control published them. */
   jwks(): JwksRecord | undefined {
     return this.peopleKeys;
@@ -140,5 +153,6 @@ export class TenantDirectory {
     else if (kind === 'api_key') this.apiKeys.delete(id);
     else if (kind === 'alert_config') this.alertConfigs.delete(id);
     else if (kind === 'jwks') this.peopleKeys = undefined;
+    else if (kind === 'token_revoked') this.revokedTokens.delete(id);
   }
 }

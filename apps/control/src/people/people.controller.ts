@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Header, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import { parseBody } from '@headroom/runtime';
 import { principalOf, Public, Requires } from '@headroom/tenancy';
-import { MintTokenBodySchema } from './people.dto';
+import { MintTokenBodySchema, PersonTokensParamsSchema, TokenParamsSchema } from './people.dto';
 import { PeopleService } from './people.service';
 
 @Controller()
@@ -22,6 +22,20 @@ export class PeopleController {
   @Requires({ role: 'admin' })
   mint(@Req() req: unknown, @Body() body: unknown) {
     return this.people.mint(principalOf(req)!, parseBody(MintTokenBodySchema, body));
+  }
+
+  /** Revokes one token before its expiry: every service refuses it within moments (docs/security.md). */
+  @Delete('v1/tokens/:jti')
+  @Requires({ role: 'admin' })
+  revoke(@Req() req: unknown, @Param('jti') jti: string) {
+    return this.people.revoke(principalOf(req)!, parseBody(TokenParamsSchema, { jti }));
+  }
+
+  /** Revokes every live token of one person in the tenant (someone leaving the team). */
+  @Delete('v1/tenants/:tenant/people/:sub/tokens')
+  @Requires({ role: 'admin' })
+  revokePerson(@Req() req: unknown, @Param('tenant') tenant: string, @Param('sub') sub: string) {
+    return this.people.revoke(principalOf(req)!, parseBody(PersonTokensParamsSchema, { tenant, sub }));
   }
 
   @Post('v1/signing-keys/rotate')

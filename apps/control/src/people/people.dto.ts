@@ -13,3 +13,6 @@ export const MintTokenBodySchema = z
   .strict()
   .refine((b) => (b.role === 'platform-admin') === (b.tenant === undefined), { message: 'a tenant role names its tenant; platform-admin names none', path: ['tenant'] });
 export type MintTokenBody = z.infer<typeof MintTokenBodySchema>;
+
+export const TokenParamsSchema = z.object({ jti: z.string().min(8).max(64) });
+export const PersonTokensParamsSchema = z.object({ tenant: TenantIdSchema, sub: z.string().min(1).max(200) });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ApiOperation } from '@headroom/runtime';
 import { AuditController, AuditVerifyQuerySchema, ChainReportSchema } from '../audit/audit.controller';
 import { PeopleController } from './people.controller';
-import { MintTokenBodySchema } from './people.dto';
+import { MintTokenBodySchema, PersonTokensParamsSchema, TokenParamsSchema } from './people.dto';
 
 const json = (schema: z.ZodTypeAny) => ({ 'application/json': schema });
 const Jwk = z.object({ kty: z.string(), kid: z.string(), alg: z.string().optional(), use: z.string().optional() }).passthrough();
@@ -20,6 +20,21 @@ export const PEOPLE_OPERATIONS: readonly ApiOperation[] = [
     request: { body: { content: json(MintTokenBodySchema) } },
     responses: { 201: { description: 'The token', content: json(z.object({ token: z.string() }).passthrough()) } },
     // The named tenant does not exist (or is not the caller's): the same answer either way.
+    errors: [404],
+  },
+  {
+    handler: [PeopleController, 'revoke'],
+    summary: 'Revoke one person’s token before its expiry (a tenant’s admin: its own tenant’s tokens only)',
+    request: { params: TokenParamsSchema },
+    responses: { 200: { description: 'Revoked', content: json(z.object({ revoked: z.array(z.string()) })) } },
+    // Unknown, another tenant's, already revoked or expired: the same answer.
+    errors: [404],
+  },
+  {
+    handler: [PeopleController, 'revokePerson'],
+    summary: 'Revoke every live token of one person in the tenant',
+    request: { params: PersonTokensParamsSchema },
+    responses: { 200: { description: 'The revoked tokens’ ids (none is not an error)', content: json(z.object({ revoked: z.array(z.string()) })) } },
     errors: [404],
   },
   {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { ForbiddenException, Inject, Injectable, NotFoundException, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable, NotFoundException, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { SignJWT } from 'jose';
 import type { Pool, PoolClient } from 'pg';
-import type { JwksRecord, PeopleJwk } from '@headroom/contracts';
+import type { JwksRecord, PeopleJwk, TokenRevokedRecord } from '@headroom/contracts';
 import type { KeyEncryptionKey, WrappedKey } from '@headroom/crypto';
 import { inTransaction, migrateSchema, PG_POOL } from '@headroom/database';
 import { LOGGER, type Logger } from '@headroom/runtime';
 import { PEOPLE_TOKEN_AUDIENCE, PEOPLE_TOKEN_MAX_TTL_SECONDS, roleAtLeast, type Principal } from '@headroom/tenancy';
-import { ControlOutbox, controlEntry } from '../outbox/control-outbox';
+import { auditEntry, ControlOutbox, controlEntry, tombstoneEntry } from '../outbox/control-outbox';
 import type { MintTokenBody } from './people.dto';
 import { generateSigningKey, unsealSigningKey } from './signing-keys';
 
@@ -25,6 +25,19 @@ create table if not exists control.signing_keys (
   created_at timestamptz not null default now(),
   superseded_at timestamptz
 );
+-- Tokens issued (never the token itself): what a revocation needs to know (tenant, expiry), and when
+-- the revocation's record may leave the control topic.
+create table if not exists control.people_tokens (
+  jti text primary key,
+  sub text not null,
+  tenant text,
+  role text not null,
+  expires_at timestamptz not null,
+  revoked_at timestamptz,
+  revocation_tombstoned boolean not null default false
+);
+create index if not exists people_tokens_sub on control.people_tokens (tenant, sub) where revoked_at is null;
+create index if not exists people_tokens_revoked on control.people_tokens (expires_at) where revoked_at is not null and not revocation_tombstoned;
 `;
 
 interface KeyRow {
@@ -44,7 +57,8 @@ interface KeyRow {
  * so tokens it signed keep working until they expire.
  */
 @Injectable()
-export class PeopleService implements OnModuleInit, OnApplicationBootstrap {
+export class PeopleService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+  private sweeper: NodeJS.Timeout | undefined;
   private signing: { kid: string; key: Awaited<ReturnType<typeof unsealSigningKey>> } | undefined;
 
   constructor(
@@ -69,6 +83,17 @@ export class PeopleService implements OnModuleInit, OnApplicationBootstrap {
     });
     await this.outbox.relay();
     this.logger.info({ kids: record.keys.map((k) => k.kid) }, 'token-signing public keys published');
+    // Each expired revocation is claimed by one replica's update, so every replica may sweep.
+    this.sweeper = setInterval(() => {
+      this.tombstoneExpiredRevocations()
+        .then((n) => (n ? this.outbox.relay() : undefined))
+        .catch((err) => this.logger.warn({ err: String(err) }, 'could not sweep expired token revocations'));
+    }, 600_000);
+    this.sweeper.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
   }
 
   /** The public keys tokens may be signed with now (served at /.well-known/jwks.json and on the control topic). */
@@ -119,7 +144,53 @@ export class PeopleService implements OnModuleInit, OnApplicationBootstrap {
       .setExpirationTime(exp)
       .setJti(jti)
       .sign(key);
+    await this.pool.query('insert into control.people_tokens (jti, sub, tenant, role, expires_at) values ($1, $2, $3, $4, to_timestamp($5))', [jti, body.sub, body.tenant ?? null, body.role, exp]);
     return { token, tokenType: 'Bearer', jti, expiresAt: new Date(exp * 1000).toISOString() };
+  }
+
+  /**
+   * Revokes tokens before their expiry: one by `jti`, or every live one of a person (`sub`) in a
+   * tenant. A `token_revoked` record per token goes out through the outbox; every service refuses the
+   * token once it has read it. A tenant's admin revokes its own tenant's tokens only (another's: not
+   * found); platform-admin any.
+   */
+  async revoke(caller: Principal, which: { jti: string } | { tenant: string; sub: string }): Promise<{ revoked: string[] }> {
+    const scope = caller.role === 'platform-admin' ? undefined : caller.tenant;
+    const revoked = await inTransaction(this.pool, async (db) => {
+      const { rows } = await db.query<{ jti: string; tenant: string | null; expires_at: Date }>(
+        'jti' in which
+          ? `update control.people_tokens set revoked_at = now() where jti = $1 and revoked_at is null and expires_at > now() and ($2::text is null or tenant = $2) returning jti, tenant, expires_at`
+          : `update control.people_tokens set revoked_at = now() where tenant = $1 and sub = $2 and revoked_at is null and expires_at > now() and ($3::text is null or tenant = $3) returning jti, tenant, expires_at`,
+        'jti' in which ? [which.jti, scope ?? null] : [which.tenant, which.sub, scope ?? null],
+      );
+      const at = new Date().toISOString();
+      const records: TokenRevokedRecord[] = rows.map((r) => ({ kind: 'token_revoked', jti: r.jti, ...(r.tenant ? { tenant: r.tenant } : {}), expiresAt: r.expires_at.toISOString(), revokedAt: at }));
+      await this.outbox.enqueue(db, [
+        ...records.map((r) => controlEntry(r)),
+        ...records.map((r) => auditEntry({ action: 'token.revoke', actor: caller.actor, ...(r.tenant ? { tenant: r.tenant } : {}), target: r.jti })),
+      ]);
+      return rows.map((r) => r.jti);
+    });
+    if ('jti' in which && revoked.length === 0) {
+      // Unknown, another tenant's, already revoked or expired: nothing left to refuse, one answer for all.
+      throw new NotFoundException({ error: 'not_found', message: `no live token ${which.jti}` });
+    }
+    if (revoked.length) await this.outbox.relay().catch(() => undefined);
+    return { revoked };
+  }
+
+  /** Revocations whose tokens have expired leave the control topic (tombstones): nothing is left to refuse. */
+  async tombstoneExpiredRevocations(): Promise<number> {
+    return inTransaction(this.pool, async (db) => {
+      const { rows } = await db.query<{ jti: string }>(
+        `update control.people_tokens set revocation_tombstoned = true
+         where revoked_at is not null and not revocation_tombstoned and expires_at < now() returning jti`,
+      );
+      await this.outbox.enqueue(db, rows.map((r) => tombstoneEntry(`token_revoked/${r.jti}`)));
+      // Expired tokens that were never revoked need no row either.
+      await db.query(`delete from control.people_tokens where revoked_at is null and expires_at < now() - interval '1 day'`);
+      return rows.length;
+    });
   }
 
   /** The newest key, unsealed once per kid (another replica's rotation is picked up at the next token). */

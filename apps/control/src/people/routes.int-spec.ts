@@ -241,4 +241,44 @@ describe('revocation', () => {
     );
     process.stdout.write(`${JSON.stringify({ revocationDelayMs: Object.fromEntries(delays) })}\n`);
   }, 60_000);
+
+  it("reaches every service for a person's token too (by jti, and all of a person's at once); other tokens keep working", async () => {
+    const mint = async (sub: string) => (await control<{ token: string; jti: string }>('POST', '/v1/tokens', { sub, role: 'admin', tenant: A, ttlSeconds: 900 }, platform)).body;
+    const victim = await mint('leaver@a.example');
+    const second = await mint('leaver@a.example');
+    const bystander = await mint('stays@a.example');
+    // Collectors takes API keys only (ingest scope); people reach the other four.
+    const probes = (t: string): Record<Exclude<ServiceName, 'collectors'>, () => Promise<number>> => ({
+      control: async () => (await call('control', 'GET', `/v1/tenants/${A}/data-keys`, t)).status,
+      analytics: async () => (await call('analytics', 'GET', `/v1/query/series?match=${METRIC_A}`, t)).status,
+      alerting: async () => (await call('alerting', 'GET', '/v1/alert-groups', t)).status,
+      exporters: async () => (await call('exporters', 'GET', '/v1/prometheus/metrics', t)).status,
+    });
+    for (const t of [victim.token, second.token, bystander.token]) for (const probe of Object.values(probes(t))) expect(await probe()).toBe(200);
+    // Another tenant's admin cannot revoke A's token, and learns nothing about it.
+    expect((await control('DELETE', `/v1/tokens/${victim.jti}`, undefined, creds[B].admin)).status).toBe(404);
+
+    const revokedAt = Date.now();
+    expect((await control('DELETE', `/v1/tokens/${victim.jti}`, undefined, creds[A].personAdmin)).status).toBe(200);
+    const delays = await Promise.all(
+      Object.entries(probes(victim.token)).map(async ([name, probe]) => {
+        for (;;) {
+          if ((await probe()) === 401) return [name, Date.now() - revokedAt] as const;
+          if (Date.now() - revokedAt > 30_000) throw new Error(`${name} still accepts the revoked token after 30 s`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }),
+    );
+    process.stdout.write(`${JSON.stringify({ tokenRevocationDelayMs: Object.fromEntries(delays) })}\n`);
+    // Revoked once: a second revocation finds nothing live.
+    expect((await control('DELETE', `/v1/tokens/${victim.jti}`, undefined, platform)).status).toBe(404);
+
+    // Everything the person still holds, at once.
+    const all = await control<{ revoked: string[] }>('DELETE', `/v1/tenants/${A}/people/${encodeURIComponent('leaver@a.example')}/tokens`, undefined, creds[A].admin);
+    expect(all).toEqual({ status: 200, body: { revoked: [second.jti] } });
+    await expectEventually(async () => {
+      for (const probe of Object.values(probes(second.token))) expect(await probe()).toBe(401);
+    });
+    for (const probe of Object.values(probes(bystander.token))) expect(await probe()).toBe(200);
+  }, 90_000);
 });

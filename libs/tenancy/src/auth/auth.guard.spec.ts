@@ -150,6 +150,19 @@ describe('AuthGuard', () => {
     expect((await call('read', await token({ tenant: 'label-b', role: 'admin' }))).status).toBe(401);
   });
 
+  it("refuses a person's token once its revocation arrives, and only that token", async () => {
+    const { call, token, put } = await setup();
+    const person = await token({ tenant: 'label-a', role: 'admin' }); // jti-0123456789
+    expect((await call('read', person)).status).toBe(200);
+    const revocation = { kind: 'token_revoked' as const, jti: 'jti-0123456789', tenant: 'label-a', expiresAt: new Date(Date.now() + 3600_000).toISOString(), revokedAt: at };
+    put(revocation);
+    expect((await call('read', person)).status).toBe(401);
+    // A revocation of another token changes nothing for this one.
+    const other = await setup();
+    other.put({ ...revocation, jti: 'jti-someone-else' });
+    expect((await other.call('read', await other.token({ tenant: 'label-a', role: 'admin' }))).status).toBe(200);
+  });
+
   it('answers 503, not 401, while the control topic is still being read', async () => {
     const { key } = await setup();
     const dir = new TenantDirectory(new TenantKeyring(KeyEncryptionKey.generate()));

@@ -56,7 +56,8 @@ export class Authenticator {
     }
     const claims = PeopleClaimsSchema.safeParse(payload);
     if (!claims.success) return undefined;
-    const { sub, role, tenant } = claims.data;
+    const { sub, role, tenant, jti } = claims.data;
+    if (this.directory.isTokenRevoked(jti)) return undefined;
     // A suspended or erased tenant's people are refused at once, whatever their token's expiry.
     if (tenant !== undefined && !this.directory.isActive(tenant)) return undefined;
     return { actor: `person:${sub}`, role, ...(tenant ? { tenant } : {}) };

@@ -4,7 +4,7 @@ import { ROLES } from './roles';
 
 /** `aud` of every token control issues for people: any Headroom service accepts it. */
 export const PEOPLE_TOKEN_AUDIENCE = 'headroom';
-/** The longest a person's token may live; revocation is by expiry (and by suspending the tenant). */
+/** The longest a person's token may live. Before then it dies by revocation (`DELETE /v1/tokens/:jti`) or with its tenant. */
 export const PEOPLE_TOKEN_MAX_TTL_SECONDS = 12 * 3600;
 
 /**
