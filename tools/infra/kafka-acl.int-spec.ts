@@ -3,15 +3,20 @@
  * (./secured-broker.ts) with the StandardAuthorizer, `User:admin` as the only super user, and
  * nothing allowed without an ACL; SCRAM-SHA-512 users for admin, each service and an intruder. The
  * ACLs are set by `tools/infra/cli.ts acls` (the deployment Job) from the access table
- * (libs/contracts topic-access.ts), then real clients try what each service may and may not do, and
- * control and collectors run as processes on that broker with their own credentials.
+ * (libs/contracts topic-access.ts), then real clients try what each service may and may not do.
+ * Last, the five services run as processes on that broker, each with its own user and default group
+ * ids, on a database of their own: a tenant's points go from collectors through analytics to its
+ * Prometheus endpoint at exporters; control records forged by the super user (the one principal
+ * besides control the broker lets write the control topic) are refused by every service, counted
+ * and dead-lettered, and change nothing; a subject erasure completes with every service's
+ * acknowledgement on the erasure topic.
  */
-import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
-import { aclBindings, ControlRecordMessage, Headers, HEADROOM_SERVICES, topicAccess, Topics, type AclBinding, type HeadroomService } from '@headroom/contracts';
-import { applyAcls, CompactedTopicReader, createKafkaClient, readRawRecords, type KafkaClient, type KafkaTarget } from '@headroom/kafka';
-import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra } from '@headroom/testing';
+import { aclBindings, ControlRecordMessage, DlqRecordSchema, Headers, HEADROOM_SERVICES, topicAccess, Topics, type AclBinding, type ControlRecord, type HeadroomService } from '@headroom/contracts';
+import { ControlRecordSigner, generateControlSigningKeys } from '@headroom/crypto';
+import { applyAcls, CODEC_PLAIN, CompactedTopicReader, createKafkaClient, produceRawRecords, readRawRecords, type KafkaClient, type KafkaTarget } from '@headroom/kafka';
+import { ControlClient, controlTrust, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra } from '@headroom/testing';
 import { SecuredBroker, freePort, runCli } from './secured-broker';
 
 const run = randomBytes(3).toString('hex');
@@ -256,49 +261,96 @@ describe('the pipeline topics', () => {
   });
 });
 
-describe('control and collectors as processes on the secured broker, each with its own user', () => {
+describe('the five services as processes on the secured broker, each with its own user', () => {
   const secrets = localSecrets();
+  const trust = controlTrust(secrets);
   const dbName = `kafka_acl_${process.pid}_${run}`;
   const pg = new Pool({ connectionString: testInfra().databaseUrl, max: 1 });
+  // Control first: the others are ready only once they have read the control topic it creates records on.
+  const ORDER = ['control', 'collectors', 'analytics', 'alerting', 'exporters'] as const satisfies readonly HeadroomService[];
   const services: Partial<Record<HeadroomService, ServiceProcess>> = {};
+  const svc = (service: HeadroomService): ServiceProcess => services[service]!;
+  const tenant = `acl-${run}`;
+  const keys = { ingest: '', read: '', admin: '' };
+  let control!: ControlClient;
+
+  async function startService(service: HeadroomService, databaseUrl: string): Promise<void> {
+    // Default group ids: the ones `cli.ts acls` granted. Logs go to tmp/test-logs, which outlives the broker's dir.
+    const env = { ...serviceEnv(service, secrets, { slackApiUrl: 'http://127.0.0.1:1/api/' }), ...envAs(service), DATABASE_URL: databaseUrl };
+    const p = new ServiceProcess(service, await freePort(), env, `kafka-acl-${service}-${run}`);
+    services[service] = p;
+    await p.start(120_000);
+  }
+
+  async function ingest(route: 'metrics' | 'events', key: string, body: object): Promise<number> {
+    const res = await fetch(`${svc('collectors').url}/v1/ingest/${route}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  /** The tenant's Prometheus endpoint at exporters, as the tenant's Prometheus scrapes it. */
+  async function scrape(key: string): Promise<{ status: number; text: string }> {
+    const res = await fetch(`${svc('exporters').url}/v1/prometheus/metrics`, { headers: { authorization: `Bearer ${key}` } });
+    return { status: res.status, text: await res.text() };
+  }
+
+  /** `headroom_control_records_refused_total{code}` of one service, from the /metrics its scraper reads. */
+  async function refusedCount(service: HeadroomService, code: string): Promise<number> {
+    const res = await fetch(`${svc(service).url}/metrics`, { headers: trust.metricsHeaders });
+    expect({ service, status: res.status }).toEqual({ service, status: 200 });
+    const match = new RegExp(`^headroom_control_records_refused_total\\{[^}]*code="${code}"[^}]*\\} (\\d+)`, 'm').exec(await res.text());
+    return match ? Number(match[1]) : 0;
+  }
+
+  /** Committed offsets of `groupId` on `topic`, summed, read as admin (a lag monitor's view). */
+  async function committed(groupId: string, topic: string): Promise<number> {
+    const admin = clientAs('admin').admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return offsets.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
 
   beforeAll(async () => {
-    // Control's own database: its tenants and outbox must not mix with the shared stack's.
+    // The services' own database: their tenants, outbox and windows must not mix with the shared stack's.
     await pg.query(`create database ${dbName}`);
     const databaseUrl = new URL(testInfra().databaseUrl);
     databaseUrl.pathname = `/${dbName}`;
-    for (const service of ['control', 'collectors'] as const) {
-      const env = { ...serviceEnv(service, secrets, { slackApiUrl: 'http://127.0.0.1:1/api/' }), ...envAs(service), DATABASE_URL: databaseUrl.toString() };
-      const p = new ServiceProcess(service, await freePort(), env, `kafka-acl-${service}-${run}`, path.join(broker.dir, 'services'));
-      services[service] = p;
-      await p.start(90_000).catch(async (err: unknown) => {
-        await p.kill();
-        throw err;
-      });
-    }
-  }, 240_000);
+    const t0 = Date.now();
+    await startService('control', databaseUrl.toString());
+    const others = await Promise.allSettled(ORDER.slice(1).map((s) => startService(s, databaseUrl.toString())));
+    const failed = others.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    console.log(JSON.stringify({ spec: 'kafka-acl', fiveServicesReadyMs: Date.now() - t0 }));
+    control = new ControlClient(svc('control').url, secrets.adminToken);
+    await control.createTenant({ id: tenant, displayName: 'ACL test', locale: 'en', shards: 1 });
+    keys.ingest = await control.createApiKey(tenant, ['ingest']);
+    keys.read = await control.createApiKey(tenant, ['read']);
+    keys.admin = await control.createApiKey(tenant, ['admin']);
+  }, 300_000);
 
   afterAll(async () => {
-    for (const service of ['collectors', 'control'] as const) await services[service]?.stop().catch(() => undefined);
+    const running = ORDER.filter((s) => services[s]);
+    const codes: Record<string, number | null> = {};
+    // Control last: the others' shutdown still publishes (audit, acks) through the broker, not through it.
+    await Promise.all(running.filter((s) => s !== 'control').map(async (s) => (codes[s] = await svc(s).stop())));
+    if (services.control) codes.control = await svc('control').stop();
     await pg.query(`drop database if exists ${dbName} with (force)`).catch(() => undefined);
     await pg.end();
-  });
+    // Each shut down cleanly on SIGTERM with its own Kafka user (offsets committed, producers flushed).
+    expect(codes).toEqual(Object.fromEntries(running.map((s) => [s, 0])));
+  }, 120_000);
 
   it('a tenant created through control reaches collectors, which accepts its telemetry onto the topic', async () => {
-    const control = new ControlClient(services.control!.url, secrets.adminToken);
-    const tenant = `acl-${run}`;
-    await control.createTenant({ id: tenant, displayName: 'ACL test', locale: 'en', shards: 1 });
-    const key = await control.createApiKey(tenant, ['ingest']);
-    const ingest = async () => {
-      const res = await fetch(`${services.collectors!.url}/v1/ingest/metrics`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ points: [{ name: 'acl_probe', labels: {}, value: 1, timestamp: Date.now() }] }),
-      });
-      await res.arrayBuffer();
-      return res.status;
-    };
-    await expectEventually(async () => expect(await ingest()).toBe(202), { timeoutMs: 30_000 });
+    const point = () => ({ points: [{ name: 'acl_probe', labels: {}, value: 1, timestamp: Date.now() }] });
+    await expectEventually(async () => expect(await ingest('metrics', keys.ingest, point())).toBe(202), { timeoutMs: 30_000 });
     const records = await readRawRecords(clientAs('admin'), Topics.telemetry.name, {
       filter: (r) => r.headers[Headers.tenant] === tenant,
       until: (rs) => rs.length >= 1,
@@ -306,5 +358,127 @@ describe('control and collectors as processes on the secured broker, each with i
     });
     expect(records.length).toBeGreaterThanOrEqual(1);
   });
-});
 
+  it('carries the tenant’s points from collectors through analytics to its Prometheus endpoint at exporters, each consumer in its own group', async () => {
+    const t0 = Date.now();
+    // Points keep coming until a window holding them has closed (10 s windows) and reached exporters.
+    await expectEventually(
+      async () => {
+        expect(await ingest('metrics', keys.ingest, { points: [{ name: 'acl_latency_ms', labels: { route: '/acl' }, value: 4321, timestamp: Date.now() }] })).toBe(202);
+        const { status, text } = await scrape(keys.read);
+        expect(status).toBe(200);
+        expect(text).toMatch(/^acl_latency_ms_max\{[^}]*route="\/acl"[^}]*\} 4321(\s|$)/m);
+      },
+      { timeoutMs: 90_000, intervalMs: 1_000 },
+    );
+    console.log(JSON.stringify({ spec: 'kafka-acl', ingestToPrometheusMs: Date.now() - t0 }));
+    // The series is the tenant's own: its ingest key cannot read it, and no credential sees it without one.
+    expect((await scrape(keys.ingest)).status).toBe(403);
+    expect((await scrape('')).status).toBe(401);
+    // Telemetry was consumed under analytics' group, aggregates under exporters' and alerting's: what their group ACLs allow.
+    await expectEventually(
+      async () => {
+        const groups = {
+          analytics: await committed('analytics', Topics.telemetry.name),
+          exporters: await committed('exporters', Topics.aggregates.name),
+          alerting: await committed('alerting', Topics.aggregates.name),
+        };
+        expect({ analytics: groups.analytics > 0, exporters: groups.exporters > 0, alerting: groups.alerting > 0 }).toEqual({ analytics: true, exporters: true, alerting: true });
+      },
+      { timeoutMs: 30_000, intervalMs: 1_000 },
+    );
+  });
+
+  it('a control record forged by the super user is refused by every service (counted and dead-lettered), takes no effect, and the tenant keeps working', async () => {
+    // What someone holding the broker's admin credentials could write: an API key of their own, signed
+    // with their own Ed25519 key, and an unsigned erasure of the tenant.
+    const attacker = ControlRecordSigner.fromBase64(generateControlSigningKeys().signingKey);
+    const keyId = randomBytes(8).toString('hex');
+    const secret = `hr_${keyId}_${randomBytes(32).toString('base64url')}`;
+    const apiKey: ControlRecord = { kind: 'api_key', keyId, tenant, secretHash: createHash('sha256').update(secret).digest('hex'), scopes: ['ingest', 'read', 'admin'], createdAt: new Date().toISOString() };
+    const erasure: ControlRecord = { kind: 'tenant_erased', tenant, erasedAt: new Date().toISOString() };
+    const topic = Topics.control.name;
+    const plain = { [Headers.schema]: ControlRecordMessage.id, [Headers.codec]: CODEC_PLAIN, [Headers.keyVersion]: 'none' };
+    const forged = [
+      { key: `api_key/${keyId}`, value: Buffer.from(JSON.stringify(apiKey)), code: 'control_unknown_signer' },
+      { key: `tenant_erased/${tenant}`, value: Buffer.from(JSON.stringify(erasure)), code: 'control_unsigned' },
+    ];
+    const records = forged.map(({ key, value, code }) => ({
+      key,
+      value,
+      headers: code === 'control_unsigned' ? plain : { ...plain, ...attacker.sign({ topic, key, schema: ControlRecordMessage.id, codec: CODEC_PLAIN }, value) },
+    }));
+
+    const countsNow = async () => {
+      const out: Record<string, number> = {};
+      for (const service of ORDER) for (const { code } of forged) out[`${service} ${code}`] = await refusedCount(service, code);
+      return out;
+    };
+    const before = await countsNow();
+    await produceRawRecords(clientAs('admin'), topic, records);
+
+    // Each service refused each record on its own: its counter went up.
+    await expectEventually(
+      async () => {
+        const after = await countsNow();
+        expect(Object.fromEntries(Object.keys(after).map((k) => [k, after[k] > before[k]]))).toEqual(Object.fromEntries(Object.keys(after).map((k) => [k, true])));
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    // And dead-lettered it with the reason, under its own Kafka user.
+    const dlqKeys = new Set(forged.map((f) => `control:${f.key}`));
+    const dead = await readRawRecords(clientAs('admin'), Topics.dlq.name, {
+      filter: (r) => r.key !== null && dlqKeys.has(r.key),
+      until: (rs) => rs.length >= ORDER.length * forged.length,
+      timeoutMs: 30_000,
+    });
+    const entries = dead.map((r) => DlqRecordSchema.parse(JSON.parse(r.value!.toString('utf8'))));
+    for (const { key, code } of forged) {
+      const mine = entries.filter((e) => e.source.key === key);
+      expect({ key, services: [...new Set(mine.map((e) => e.service))].sort(), codes: [...new Set(mine.map((e) => e.code))] }).toEqual({ key, services: [...ORDER].sort(), codes: [code] });
+    }
+
+    // Nothing took effect: the forged key opens nothing, and the "erased" tenant ingests and is scraped.
+    expect(await ingest('metrics', secret, { points: [{ name: 'acl_forged', labels: {}, value: 1, timestamp: Date.now() }] })).toBe(401);
+    expect((await scrape(secret)).status).toBe(401);
+    expect(await ingest('metrics', keys.ingest, { points: [{ name: 'acl_latency_ms', labels: { route: '/acl' }, value: 1, timestamp: Date.now() }] })).toBe(202);
+    const { status, text } = await scrape(keys.read);
+    expect(status).toBe(200);
+    expect(text).toMatch(/^acl_latency_ms_max\{[^}]*route="\/acl"/m);
+  });
+
+  it('erases a data subject with the acknowledgement of every service, through the erasure topic’s grants', async () => {
+    const userId = `acl-user-${run}`;
+    const records = async () => {
+      const res = await fetch(`${svc('analytics').url}/v1/subjects/${encodeURIComponent(userId)}/records`, { headers: { authorization: `Bearer ${keys.admin}` } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { events: unknown[] }).events;
+    };
+    const events = [{ type: 'song_play', timestamp: Date.now(), trackId: `acl-track-${run}`, userId, durationMs: 1_000, country: 'FR' }];
+    expect(await ingest('events', keys.ingest, { events })).toBe(202);
+    await expectEventually(async () => expect(await records()).toHaveLength(1), { timeoutMs: 30_000, intervalMs: 500 });
+
+    const t0 = Date.now();
+    const erase = await control.request<{ id: string }>('POST', `/v1/tenants/${tenant}/subjects/${encodeURIComponent(userId)}/erasure`);
+    expect(erase.status).toBe(202);
+    type Ack = 'pending' | { status: string; deleted: Record<string, number> };
+    let progress!: { complete: boolean; services: Record<string, Ack> };
+    await expectEventually(
+      async () => {
+        const res = await control.request<typeof progress>('GET', `/v1/erasures/${erase.body.id}`);
+        expect(res.status).toBe(200);
+        progress = res.body;
+        expect(progress.complete).toBe(true);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    console.log(JSON.stringify({ spec: 'kafka-acl', subjectErasureCompleteMs: Date.now() - t0 }));
+    for (const service of ORDER) {
+      const ack = progress.services[service];
+      expect({ service, ack: ack === 'pending' || ack === undefined ? ack : ack.status }).toEqual({ service, ack: expect.stringMatching(/^(done|partial)$/) });
+    }
+    const analytics = progress.services['analytics'];
+    expect(analytics !== 'pending' && analytics.deleted['analytics.subject_events']).toBe(1);
+    expect(await records()).toEqual([]);
+  });
+});
