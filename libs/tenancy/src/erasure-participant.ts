@@ -21,6 +21,12 @@ export interface ErasureParticipantOptions {
   /** Attempts per request before giving up until the next boot re-reads it (default 8; backoff 0.5 s doubling to 30 s). */
   maxAttempts?: number;
   baseDelayMs?: number;
+  /**
+   * Resolves once the control topic has been read to where it was at start (CONTROL_READY). Requests
+   * read before then wait for it, so that one completed meanwhile — its tombstone further on in the
+   * topic, not compacted away yet — is not carried out again at every boot.
+   */
+  ready?: () => Promise<void>;
 }
 
 /**
@@ -28,13 +34,17 @@ export interface ErasureParticipantOptions {
  * headroom.erasure.v1. Requests run one at a time, in topic order, so a subject erasure never
  * races a tenant erasure of the same service. A failed pass (database away) is retried with backoff;
  * after the last attempt it is logged and left for the next boot, which re-reads the request from
- * the control topic until control, having every acknowledgement, tombstones it.
+ * the control topic until control, having every acknowledgement, tombstones it. A request already
+ * tombstoned when the boot's read of the topic ends is not run again (what must outlive it, the
+ * erased subjects, is each service's suppression list).
  * Must be constructed before the control topic is read (a provider's constructor), like the other
  * `onRecord` listeners, so that no request slips by.
  */
 export class ErasureParticipant {
-  private queue: Promise<void> = Promise.resolve();
+  private queue: Promise<void>;
   private stopped = false;
+  /** Requests control tombstoned: complete, every service has acknowledged them. */
+  private readonly completed = new Set<string>();
 
   constructor(
     private readonly service: ErasureService,
@@ -44,6 +54,10 @@ export class ErasureParticipant {
     private readonly logger: Logger,
     private readonly opts: ErasureParticipantOptions = {},
   ) {
+    this.queue = opts.ready ? opts.ready().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'control topic not caught up; erasure requests run anyway')) : Promise.resolve();
+    directory.onTombstone((key) => {
+      if (key.startsWith('erasure_request/')) this.completed.add(key.slice('erasure_request/'.length));
+    });
     directory.onRecord((record) => {
       if (record.kind !== 'erasure_request') return;
       const problem = erasureRequestProblem(record);
@@ -65,6 +79,10 @@ export class ErasureParticipant {
   }
 
   private async carryOut(request: ErasureRequestRecord): Promise<void> {
+    if (this.completed.has(request.id)) {
+      this.logger.debug({ tenant: request.tenant, requestId: request.id }, 'erasure request already complete; not carried out again');
+      return;
+    }
     const max = this.opts.maxAttempts ?? 8;
     let delay = this.opts.baseDelayMs ?? 500;
     for (let attempt = 1; attempt <= max && !this.stopped; attempt++) {

@@ -31,12 +31,14 @@ export class TenantDirectory {
   /** Revoked people's tokens: jti → the token's expiry (ms), after which the entry is useless. */
   private readonly revokedTokens = new Map<string, number>();
   private readonly listeners: ((record: ControlRecord) => void)[] = [];
+  private readonly tombstoneListeners: ((key: string) => void)[] = [];
 
   constructor(readonly keyring: TenantKeyring) {}
 
   apply(key: string | null, value: unknown): void {
     if (value === null) {
       this.deleteByKey(key);
+      if (key) for (const l of this.tombstoneListeners) l(key);
       return;
     }
     const record = ControlRecordSchema.parse(value);
@@ -73,6 +75,11 @@ export class TenantDirectory {
 
   onRecord(listener: (record: ControlRecord) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Called with the key of every tombstone (a deleted entity), after the view has dropped it. */
+  onTombstone(listener: (key: string) => void): void {
+    this.tombstoneListeners.push(listener);
   }
 
   /** The principal behind an API key, if the key exists, is not revoked, and carries the scope (admin carries every scope). */

@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { inTransaction, PG_POOL, SubjectErasureLog } from '@headroom/database';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome, SubjectErasures } from '@headroom/tenancy';
+import { CONTROL_READY, ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome, SubjectErasures } from '@headroom/tenancy';
 import { RULE_STATE_STORE, type RuleStateStore } from '../rules/rule-state-store';
 import { AlertingService } from '../alerting.service';
 
@@ -40,6 +40,7 @@ export class AlertingErasure implements OnModuleInit, OnApplicationShutdown {
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CONTROL_READY) ready: () => Promise<void>,
   ) {
     this.log = new SubjectErasureLog(pool, 'alerting');
     directory.onRecord((r) => {
@@ -47,7 +48,7 @@ export class AlertingErasure implements OnModuleInit, OnApplicationShutdown {
       this.erasedSubjects.forgetTenant(r.tenant);
       void this.loaded.then(() => this.log.forgetTenant(r.tenant)).catch((err) => this.logger.warn({ err: String(err), tenant: r.tenant }, 'could not forget an erased tenant’s suppression list'));
     });
-    this.participant = new ErasureParticipant('alerting', directory, publisher, { subject: (t, s) => this.subject(t, s), tenant: (t) => this.tenant(t) }, logger);
+    this.participant = new ErasureParticipant('alerting', directory, publisher, { subject: (t, s) => this.subject(t, s), tenant: (t) => this.tenant(t) }, logger, { ready });
   }
 
   /** Before the dispatcher consumes (at bootstrap): subjects erased before a restart stay erased. */

@@ -4,7 +4,7 @@ import type { ErasureRequestRecord } from '@headroom/contracts';
 import { inTransaction, PG_POOL, SubjectErasureLog } from '@headroom/database';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
+import { CONTROL_READY, ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
 import { RESOLUTIONS } from '../windows/windows.repository';
 import { WindowsService } from '../windows/windows.service';
 import { SubjectErasures } from '@headroom/tenancy';
@@ -33,6 +33,7 @@ export class AnalyticsErasure implements OnModuleInit, OnApplicationShutdown {
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CONTROL_READY) ready: () => Promise<void>,
   ) {
     this.log = new SubjectErasureLog(pool, 'analytics');
     directory.onRecord((r) => {
@@ -40,7 +41,7 @@ export class AnalyticsErasure implements OnModuleInit, OnApplicationShutdown {
       this.erasures.forgetTenant(r.tenant);
       void this.migrated.then(() => this.log.forgetTenant(r.tenant)).catch((err) => this.logger.warn({ err: String(err), tenant: r.tenant }, 'could not forget an erased tenant’s suppression list'));
     });
-    this.participant = new ErasureParticipant('analytics', directory, publisher, { subject: (t, s, r) => this.subject(t, s, r), tenant: (t) => this.tenant(t) }, logger);
+    this.participant = new ErasureParticipant('analytics', directory, publisher, { subject: (t, s, r) => this.subject(t, s, r), tenant: (t) => this.tenant(t) }, logger, { ready });
   }
 
   async onModuleInit(): Promise<void> {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import Redis from 'ioredis';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
+import { CONTROL_READY, ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
 
 const ERASURE_REDIS = Symbol('ERASURE_REDIS');
 
@@ -23,8 +23,9 @@ export class CollectorsErasure implements OnApplicationShutdown {
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
     @Inject(LOGGER) logger: Logger,
+    @Inject(CONTROL_READY) ready: () => Promise<void>,
   ) {
-    this.participant = new ErasureParticipant('collectors', directory, publisher, { subject: async () => ({ deleted: {}, left: [] }), tenant: (t) => this.tenant(t) }, logger);
+    this.participant = new ErasureParticipant('collectors', directory, publisher, { subject: async () => ({ deleted: {}, left: [] }), tenant: (t) => this.tenant(t) }, logger, { ready });
   }
 
   async onApplicationShutdown(): Promise<void> {

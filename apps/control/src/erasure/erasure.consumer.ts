@@ -2,7 +2,7 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { ErasureAckMessage } from '@headroom/contracts';
 import { isMessage, type RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { ErasureParticipant, PUBLISHER, TenantConsumers, TenantDirectory, type TenantTopicConsumer } from '@headroom/tenancy';
+import { CONTROL_READY, ErasureParticipant, PUBLISHER, TenantConsumers, TenantDirectory, type TenantTopicConsumer } from '@headroom/tenancy';
 import { ErasureService } from './erasure.service';
 
 /** Thin: every service's acknowledgements into the saga's progress. */
@@ -42,7 +42,12 @@ export class ErasureConsumer implements OnApplicationBootstrap, BeforeApplicatio
 export class ControlErasure implements OnApplicationShutdown {
   private readonly participant: ErasureParticipant;
 
-  constructor(@Inject(TenantDirectory) directory: TenantDirectory, @Inject(PUBLISHER) publisher: RecordPublisher, @Inject(LOGGER) logger: Logger) {
+  constructor(
+    @Inject(TenantDirectory) directory: TenantDirectory,
+    @Inject(PUBLISHER) publisher: RecordPublisher,
+    @Inject(LOGGER) logger: Logger,
+    @Inject(CONTROL_READY) ready: () => Promise<void>,
+  ) {
     this.participant = new ErasureParticipant(
       'control',
       directory,
@@ -60,6 +65,7 @@ export class ControlErasure implements OnApplicationShutdown {
         }),
       },
       logger,
+      { ready },
     );
   }
 

@@ -4,7 +4,7 @@ import type { ErasureLeft } from '@headroom/contracts';
 import { inTransaction, PG_POOL, SubjectErasureLog } from '@headroom/database';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { ErasureParticipant, PUBLISHER, SubjectErasures, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
+import { CONTROL_READY, ErasureParticipant, PUBLISHER, SubjectErasures, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
 import type { ConfiguredSink } from '../sinks/registry';
 
 const ERASURE_SINKS = Symbol('ERASURE_SINKS');
@@ -41,6 +41,7 @@ export class ExportersErasure implements OnModuleInit, OnApplicationShutdown {
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CONTROL_READY) ready: () => Promise<void>,
   ) {
     this.log = new SubjectErasureLog(pool, 'exporters');
     directory.onRecord((r) => {
@@ -48,7 +49,7 @@ export class ExportersErasure implements OnModuleInit, OnApplicationShutdown {
       this.erasures.forgetTenant(r.tenant);
       void this.loaded.then(() => this.log.forgetTenant(r.tenant)).catch((err) => this.logger.warn({ err: String(err), tenant: r.tenant }, 'could not forget an erased tenant’s suppression list'));
     });
-    this.participant = new ErasureParticipant('exporters', directory, publisher, { subject: (t, s, r) => this.subject(t, s, Date.parse(r.requestedAt)), tenant: (t) => this.tenant(t) }, logger);
+    this.participant = new ErasureParticipant('exporters', directory, publisher, { subject: (t, s, r) => this.subject(t, s, Date.parse(r.requestedAt)), tenant: (t) => this.tenant(t) }, logger, { ready });
   }
 
   /** Before aggregates are consumed (at bootstrap): subjects erased before a restart stay erased. */
