@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { ControlRecordSigner, ControlRecordVerifier, generateControlSigningKeys, SIGNATURE_HEADER, SIGNED_AT_HEADER } from './control-signature';
+import { ControlRecordSigner, ControlRecordVerifier, generateControlSigningKeys, SIGNATURE_HEADER, SIGNED_AT_HEADER, SigningClock } from './control-signature';
 import { CryptoConfigError } from './errors';
 
 const meta = { topic: 'headroom.control.v1', key: 'api_key/0123abcd', schema: 'control-record@1', codec: 'json' };
@@ -56,5 +56,22 @@ describe('control record signatures', () => {
     expect(() => ControlRecordVerifier.fromBase64List(rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'))).toThrow(CryptoConfigError);
     expect(() => ControlRecordSigner.fromBase64('bm90IGEga2V5')).toThrow(/PKCS#8/);
     expect(() => ControlRecordVerifier.fromBase64List(' , ')).toThrow(/at least one/);
+  });
+});
+
+describe('SigningClock', () => {
+  it('never goes backwards: the wall clock stepping back, two signatures in one millisecond, and a floor from another replica', () => {
+    let wall = 1_000;
+    const clock = new SigningClock(() => wall);
+    const signer = ControlRecordSigner.fromBase64(generateControlSigningKeys().signingKey, clock);
+    const times = () => Number(signer.sign(meta, value)[SIGNED_AT_HEADER]);
+    expect([times(), times()]).toEqual([1_000, 1_001]);
+    wall = 500; // NTP steps the clock back
+    expect(times()).toBe(1_002);
+    clock.advanceTo(5_000); // another replica last signed at 5,000
+    expect(times()).toBe(5_001);
+    wall = 9_000;
+    expect(times()).toBe(9_000);
+    expect(clock.lastSigned()).toBe(9_000);
   });
 });

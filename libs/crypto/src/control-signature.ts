@@ -54,11 +54,15 @@ export function generateControlSigningKeys(): { signingKey: string; publicKey: s
 export class ControlRecordSigner {
   readonly keyId: string;
 
-  private constructor(private readonly privateKey: KeyObject) {
+  private constructor(
+    private readonly privateKey: KeyObject,
+    readonly clock?: SigningClock,
+  ) {
     this.keyId = keyIdOf(createPublicKey(privateKey));
   }
 
-  static fromBase64(pkcs8: string): ControlRecordSigner {
+  /** `clock`: where signing times come from (control's publisher passes its SigningClock). */
+  static fromBase64(pkcs8: string, clock?: SigningClock): ControlRecordSigner {
     let key: KeyObject;
     try {
       key = createPrivateKey({ key: Buffer.from(pkcs8.trim(), 'base64'), format: 'der', type: 'pkcs8' });
@@ -66,7 +70,7 @@ export class ControlRecordSigner {
       throw new CryptoConfigError('the control signing key must be base64 of a PKCS#8 DER Ed25519 private key');
     }
     if (key.asymmetricKeyType !== 'ed25519') throw new CryptoConfigError(`the control signing key must be Ed25519, got ${key.asymmetricKeyType}`);
-    return new ControlRecordSigner(key);
+    return new ControlRecordSigner(key, clock);
   }
 
   /** The public half, base64 SPKI DER (what services are given). */
@@ -74,10 +78,38 @@ export class ControlRecordSigner {
     return createPublicKey(this.privateKey).export({ type: 'spki', format: 'der' }).toString('base64');
   }
 
-  /** Headers to add to the record. */
-  sign(meta: SignedRecordMeta, value: Buffer | null, signedAt = Date.now()): Record<string, string> {
+  /** Headers to add to the record, signed at `signedAt` (by default the signer's clock's next time). */
+  sign(meta: SignedRecordMeta, value: Buffer | null, signedAt = this.clock?.next() ?? Date.now()): Record<string, string> {
     const signature = sign(null, signingInput(meta, signedAt, value), this.privateKey).toString('base64url');
     return { [SIGNATURE_HEADER]: `${this.keyId}.${signature}`, [SIGNED_AT_HEADER]: String(signedAt) };
+  }
+}
+
+/**
+ * Signing times that never go backwards, even across control replicas whose clocks disagree: the
+ * services refuse a record signed before the one they already applied for its key (a replay), so a
+ * later change signed by a replica whose clock is behind would be refused as one. Each time is at
+ * least one millisecond after the last one signed here, and after any floor the caller sets (the
+ * outbox relay sets the last time any replica signed, kept in PostgreSQL under its lock).
+ */
+export class SigningClock {
+  private last = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  next(): number {
+    this.last = Math.max(this.now(), this.last + 1);
+    return this.last;
+  }
+
+  /** Signs after `t` from now on. */
+  advanceTo(t: number): void {
+    if (t > this.last) this.last = t;
+  }
+
+  /** The last time signed (0 before the first). */
+  lastSigned(): number {
+    return this.last;
   }
 }
 

@@ -14,5 +14,5 @@ export { createWrappedKey, rewrapKey } from './wrapped-key';
 export type { KeyPurpose, WrappedKey } from './wrapped-key';
 export type { RecordAad } from './record-aad';
 export { TenantKeyring } from './tenant-keyring';
-export { ControlRecordSigner, ControlRecordVerifier, generateControlSigningKeys, SIGNATURE_HEADER, SIGNED_AT_HEADER } from './control-signature';
+export { ControlRecordSigner, ControlRecordVerifier, generateControlSigningKeys, SIGNATURE_HEADER, SIGNED_AT_HEADER, SigningClock } from './control-signature';
 export type { SignatureCheck, SignedRecordMeta } from './control-signature';

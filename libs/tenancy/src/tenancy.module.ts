@@ -1,7 +1,7 @@
 import { DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
 import { ControlRecordMessage, DlqRecordMessage } from '@headroom/contracts';
-import { ControlRecordSigner, ControlRecordVerifier, KeyEncryptionKey, TenantKeyring } from '@headroom/crypto';
+import { ControlRecordSigner, ControlRecordVerifier, KeyEncryptionKey, SigningClock, TenantKeyring } from '@headroom/crypto';
 import {
   CompactedTopicReader,
   createKafkaClient,
@@ -16,7 +16,7 @@ import {
 } from '@headroom/kafka';
 import { LOGGER, METRICS, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { TenantDirectory } from './tenant-directory';
-import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, TENANCY_SERVICE } from './tokens';
+import { CONTROL_READY, CONTROL_SYNC, KAFKA, KAFKA_METRICS, KEYRING, PUBLISHER, SIGNING_CLOCK, TENANCY_SERVICE } from './tokens';
 import { TenantConsumers } from './tenant-topic-consumer';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { Authenticator, AUTH_DENIALS, AuthGuard, RouteCatalog } from './auth';
@@ -165,12 +165,13 @@ export class TenancyModule {
         { provide: CONTROL_VERIFIER, useFactory: () => ControlRecordVerifier.fromBase64List(options.controlPublicKeys) },
         { provide: TenantDirectory, inject: [KEYRING], useFactory: (k: TenantKeyring) => new TenantDirectory(k) },
         { provide: KAFKA_METRICS, inject: [METRICS], useFactory: (registry: Registry) => createKafkaMetrics(registry) },
+        { provide: SIGNING_CLOCK, useFactory: () => (options.controlSigningKey ? new SigningClock() : undefined) },
         {
           provide: PUBLISHER,
-          inject: [KAFKA, KEYRING, KAFKA_METRICS],
-          useFactory: (kafka: KafkaClient, keyring: TenantKeyring, m: ReturnType<typeof createKafkaMetrics>) =>
+          inject: [KAFKA, KEYRING, KAFKA_METRICS, SIGNING_CLOCK],
+          useFactory: (kafka: KafkaClient, keyring: TenantKeyring, m: ReturnType<typeof createKafkaMetrics>, clock: SigningClock | undefined) =>
             new RecordPublisher(kafka, keyring, m.produced, {
-              ...(options.controlSigningKey ? { signer: { topics: new Set([ControlRecordMessage.topic.name]), signer: ControlRecordSigner.fromBase64(options.controlSigningKey) } } : {}),
+              ...(options.controlSigningKey ? { signer: { topics: new Set([ControlRecordMessage.topic.name]), signer: ControlRecordSigner.fromBase64(options.controlSigningKey, clock) } } : {}),
             }),
         },
         TenancyLifecycle,
@@ -184,7 +185,7 @@ export class TenancyModule {
         RouteCatalog,
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
       ],
-      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER, CONTROL_SYNC, CONTROL_READY, TenantConsumers, TENANCY_SERVICE, AuditTrail, Authenticator],
+      exports: [KAFKA, KEYRING, TenantDirectory, KAFKA_METRICS, PUBLISHER, SIGNING_CLOCK, CONTROL_SYNC, CONTROL_READY, TenantConsumers, TENANCY_SERVICE, AuditTrail, Authenticator],
     };
   }
 }

@@ -1,10 +1,11 @@
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import { AuditEventMessage, ControlRecordMessage, controlKey, type AuditEvent, type ControlRecord } from '@headroom/contracts';
 import { migrateSchema, PG_POOL } from '@headroom/database';
+import type { SigningClock } from '@headroom/crypto';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { PUBLISHER } from '@headroom/tenancy';
+import { PUBLISHER, SIGNING_CLOCK } from '@headroom/tenancy';
 
 const OUTBOX_SCHEMA = `
 create schema if not exists control;
@@ -14,6 +15,11 @@ create table if not exists control.outbox (
   key text not null,
   value jsonb,
   created_at timestamptz not null default now()
+);
+-- The last signing time of any relay: the next relay, on whichever replica, signs after it.
+create table if not exists control.relay_clock (
+  id int primary key default 1 check (id = 1),
+  last_signed_at bigint not null
 );
 `;
 
@@ -41,7 +47,8 @@ export const auditEntry = (event: Omit<AuditEvent, 'at' | 'service' | 'outcome' 
  * sends it). Delivery is at least once: a relay that dies after publishing and before deleting
  * publishes those rows again, which the compacted topic absorbs (latest value per key) and the
  * audit store dedupes. Records are signed when relayed, so their signing times follow the order of
- * the outbox (the services' replay check relies on it).
+ * the outbox (the services' replay check relies on it), also across replicas with skewed clocks:
+ * the relay signs after the last time any relay signed (control.relay_clock, under the relay lock).
  */
 @Injectable()
 export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
@@ -54,6 +61,7 @@ export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(PUBLISHER) private readonly publisher: RecordPublisher,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(SIGNING_CLOCK) private readonly clock?: SigningClock,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -135,6 +143,9 @@ export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
         await db.query('commit');
         return 0;
       }
+      // Signing times follow the outbox order across replicas, whatever their clocks say.
+      const floor = await db.query<{ last_signed_at: string }>('select last_signed_at from control.relay_clock where id = 1');
+      if (floor.rows[0]) this.clock?.advanceTo(Number(floor.rows[0].last_signed_at));
       // Consecutive rows of one kind go in one publish call; the order across kinds is kept.
       for (let i = 0; i < rows.length; ) {
         let j = i;
@@ -154,6 +165,12 @@ export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
         i = j;
       }
       await db.query('delete from control.outbox where id = any($1::bigint[])', [rows.map((r) => r.id)]);
+      if (this.clock?.lastSigned()) {
+        await db.query(
+          'insert into control.relay_clock (id, last_signed_at) values (1, $1) on conflict (id) do update set last_signed_at = greatest(control.relay_clock.last_signed_at, excluded.last_signed_at)',
+          [this.clock.lastSigned()],
+        );
+      }
       await db.query('commit');
       return rows.length;
     } catch (err) {

@@ -8,9 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import { AuditEventMessage, ControlRecordMessage, Topics } from '@headroom/contracts';
-import { ControlRecordVerifier } from '@headroom/crypto';
-import { createKafkaClient, readRawRecords, type RawRecord } from '@headroom/kafka';
+import { ControlRecordSigner, ControlRecordVerifier, SIGNED_AT_HEADER, SigningClock } from '@headroom/crypto';
+import { createKafkaClient, readRawRecords, RecordPublisher, type RawRecord } from '@headroom/kafka';
+import { createLogger } from '@headroom/runtime';
 import { ControlClient, expectEventually, localSecrets, serviceEnv, ServiceProcess, silentLogger, testInfra } from '@headroom/testing';
+import { ControlOutbox, controlEntry } from './control-outbox';
 
 const run = randomBytes(3).toString('hex');
 const secrets = localSecrets();
@@ -109,5 +111,44 @@ describe('control outbox (PostgreSQL → Kafka, at least once, nothing rolled ba
       expect(r.headers['hr-schema']).toBe(ControlRecordMessage.id);
     }
     await pool.query('delete from control.tenants where id = $1', [orphan]);
+  });
+
+  it('signs in outbox order across replicas whose clocks disagree, so no service takes a later change for a replay', async () => {
+    // Two control replicas in this process, B's clock a minute behind A's; the control process is
+    // stopped so that each replica relays its own rows.
+    await control.stop();
+    const replica = (clock: SigningClock) => {
+      const publisher = new RecordPublisher(kafka, undefined, undefined, { signer: { topics: new Set([Topics.control.name]), signer: ControlRecordSigner.fromBase64(secrets.controlSigningKey, clock) } });
+      return { clock, publisher, outbox: new ControlOutbox(pool, publisher, createLogger('control', 'silent'), clock) };
+    };
+    const a = replica(new SigningClock());
+    const b = replica(new SigningClock(() => Date.now() - 60_000));
+    const tenant = `clock-${run}`;
+    try {
+      // No relay timers (onModuleInit is not called): each replica relays exactly when told. The schema
+      // (control.relay_clock included) is the control process's, migrated in beforeAll.
+      for (const r of [a, b]) await r.publisher.connect();
+      // A change relayed by A, the next by B, the last by A again: one key, three versions.
+      for (const [i, r] of [a, b, a].entries()) {
+        const db = await pool.connect();
+        try {
+          await db.query('begin');
+          await r.outbox.enqueue(db, [controlEntry({ kind: 'tenant', tenant, displayName: `v${i}`, status: 'suspended', shards: 1, locale: 'en', createdAt: new Date().toISOString() })]);
+          await db.query('commit');
+        } finally {
+          db.release();
+        }
+        await r.outbox.relay();
+      }
+      expect(b.clock.lastSigned()).toBeGreaterThan(0); // B did sign (with its own clock, floored)
+      const published = await recordsNow(Topics.control.name, (r) => r.key === `tenant/${tenant}`);
+      expect(published.map((r) => JSON.parse(r.value!.toString('utf8')).displayName)).toEqual(['v0', 'v1', 'v2']);
+      const signedAt = published.map((r) => Number(r.headers[SIGNED_AT_HEADER]));
+      // What every service's replay check requires of one key's records: strictly later each time.
+      for (let i = 1; i < signedAt.length; i++) expect({ i, later: signedAt[i] > signedAt[i - 1] }).toEqual({ i, later: true });
+    } finally {
+      for (const r of [a, b]) await r.publisher.disconnect().catch(() => undefined);
+      await pool.query('delete from control.tenants where id = $1', [tenant]);
+    }
   });
 });
