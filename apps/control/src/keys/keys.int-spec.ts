@@ -89,6 +89,8 @@ describe('data-key lifecycle and KEK rotation (control as a process)', () => {
   beforeAll(async () => {
     await shared.query(`create database ${dbName}`);
     own = new Pool({ connectionString: ownUrl, max: 2 });
+    // Its sockets may outlive own.end() by a moment; the drop (with force) in afterAll then ends them.
+    own.on('error', () => undefined);
     await own.query(`create schema control; create table control.signing_keys (kid text primary key, public_jwk jsonb not null, wrapped_key jsonb not null, sealed text not null, created_at timestamptz not null default now(), superseded_at timestamptz)`);
     const keys = await shared.query('select kid, public_jwk, wrapped_key, sealed, created_at, superseded_at from control.signing_keys').catch(() => ({ rows: [] as Record<string, unknown>[] }));
     for (const k of keys.rows) {

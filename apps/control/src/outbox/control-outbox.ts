@@ -123,6 +123,41 @@ export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
     return this.relaying;
   }
 
+  /**
+   * Runs `publish` (control records sent outside the outbox: the boot's republication) under the
+   * relay's lock and signing floor, so its signing times too come after every relayed record's.
+   */
+  async underRelayLock<T>(publish: () => Promise<T>): Promise<T> {
+    const db = await this.pool.connect();
+    try {
+      await db.query('begin');
+      await db.query('select pg_advisory_xact_lock($1)', [RELAY_LOCK]);
+      await this.floorClock(db);
+      const result = await publish();
+      await this.saveClock(db);
+      await db.query('commit');
+      return result;
+    } catch (err) {
+      await db.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      db.release();
+    }
+  }
+
+  private async floorClock(db: PoolClient): Promise<void> {
+    const floor = await db.query<{ last_signed_at: string }>('select last_signed_at from control.relay_clock where id = 1');
+    if (floor.rows[0]) this.clock?.advanceTo(Number(floor.rows[0].last_signed_at));
+  }
+
+  private async saveClock(db: PoolClient): Promise<void> {
+    if (!this.clock?.lastSigned()) return;
+    await db.query(
+      'insert into control.relay_clock (id, last_signed_at) values (1, $1) on conflict (id) do update set last_signed_at = greatest(control.relay_clock.last_signed_at, excluded.last_signed_at)',
+      [this.clock.lastSigned()],
+    );
+  }
+
   /** Rows not yet published (a readiness signal and a spec's check). */
   async pending(): Promise<number> {
     const { rows } = await this.pool.query<{ n: string }>('select count(*)::text as n from control.outbox');
@@ -144,8 +179,7 @@ export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
         return 0;
       }
       // Signing times follow the outbox order across replicas, whatever their clocks say.
-      const floor = await db.query<{ last_signed_at: string }>('select last_signed_at from control.relay_clock where id = 1');
-      if (floor.rows[0]) this.clock?.advanceTo(Number(floor.rows[0].last_signed_at));
+      await this.floorClock(db);
       // Consecutive rows of one kind go in one publish call; the order across kinds is kept.
       for (let i = 0; i < rows.length; ) {
         let j = i;
@@ -165,12 +199,7 @@ export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
         i = j;
       }
       await db.query('delete from control.outbox where id = any($1::bigint[])', [rows.map((r) => r.id)]);
-      if (this.clock?.lastSigned()) {
-        await db.query(
-          'insert into control.relay_clock (id, last_signed_at) values (1, $1) on conflict (id) do update set last_signed_at = greatest(control.relay_clock.last_signed_at, excluded.last_signed_at)',
-          [this.clock.lastSigned()],
-        );
-      }
+      await this.saveClock(db);
       await db.query('commit');
       return rows.length;
     } catch (err) {

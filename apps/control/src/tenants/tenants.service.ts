@@ -114,12 +114,14 @@ export class TenantsService {
     }
     const erased = await this.pool.query('select id, erased_at from control.erased_tenants');
     for (const e of erased.rows) records.push({ kind: 'tenant_erased', tenant: e.id, erasedAt: iso(e.erased_at) });
-    for (let i = 0; i < records.length; i += 500) {
-      await this.publisher.publish(
-        ControlRecordMessage,
-        records.slice(i, i + 500).map((value) => ({ key: controlKey(value), value })),
-      );
-    }
+    await this.outbox.underRelayLock(async () => {
+      for (let i = 0; i < records.length; i += 500) {
+        await this.publisher.publish(
+          ControlRecordMessage,
+          records.slice(i, i + 500).map((value) => ({ key: controlKey(value), value })),
+        );
+      }
+    });
     return records.length;
   }
 
