@@ -27,17 +27,18 @@ create table if not exists control.signing_keys (
 );
 -- Tokens issued (never the token itself): what a revocation needs to know (tenant, expiry), and when
 -- the revocation's record may leave the control topic.
+-- A row lives as long as its token: at expiry it is deleted (a revoked one's record tombstoned with it),
+-- and a tenant's erasure deletes its rows.
 create table if not exists control.people_tokens (
   jti text primary key,
   sub text not null,
   tenant text,
   role text not null,
   expires_at timestamptz not null,
-  revoked_at timestamptz,
-  revocation_tombstoned boolean not null default false
+  revoked_at timestamptz
 );
 create index if not exists people_tokens_sub on control.people_tokens (tenant, sub) where revoked_at is null;
-create index if not exists people_tokens_revoked on control.people_tokens (expires_at) where revoked_at is not null and not revocation_tombstoned;
+create index if not exists people_tokens_expiry on control.people_tokens (expires_at);
 `;
 
 interface KeyRow {
@@ -179,17 +180,16 @@ export class PeopleService implements OnModuleInit, OnApplicationBootstrap, OnAp
     return { revoked };
   }
 
-  /** Revocations whose tokens have expired leave the control topic (tombstones): nothing is left to refuse. */
+  /**
+   * Expired tokens' rows go (they name a person); a revoked one's record leaves the control topic with
+   * it (a tombstone): nothing is left to refuse. Returns how many revocations were tombstoned.
+   */
   async tombstoneExpiredRevocations(): Promise<number> {
     return inTransaction(this.pool, async (db) => {
-      const { rows } = await db.query<{ jti: string }>(
-        `update control.people_tokens set revocation_tombstoned = true
-         where revoked_at is not null and not revocation_tombstoned and expires_at < now() returning jti`,
-      );
-      await this.outbox.enqueue(db, rows.map((r) => tombstoneEntry(`token_revoked/${r.jti}`)));
-      // Expired tokens that were never revoked need no row either.
-      await db.query(`delete from control.people_tokens where revoked_at is null and expires_at < now() - interval '1 day'`);
-      return rows.length;
+      const { rows } = await db.query<{ jti: string; revoked: boolean }>('delete from control.people_tokens where expires_at < now() returning jti, revoked_at is not null as revoked');
+      const revoked = rows.filter((r) => r.revoked);
+      await this.outbox.enqueue(db, revoked.map((r) => tombstoneEntry(`token_revoked/${r.jti}`)));
+      return revoked.length;
     });
   }
 

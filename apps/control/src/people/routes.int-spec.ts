@@ -8,7 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { expectEventually, localSecrets, serviceEnv, ServiceProcess, SERVICES, type ServiceName } from '@headroom/testing';
+import { Pool } from 'pg';
+import { expectEventually, localSecrets, serviceEnv, ServiceProcess, SERVICES, testInfra, type ServiceName } from '@headroom/testing';
 import type { Role, RouteEntry } from '@headroom/tenancy';
 
 const PORTS: Record<ServiceName, number> = { control: 5600, collectors: 5601, analytics: 5602, alerting: 5603, exporters: 5604 };
@@ -205,6 +206,14 @@ describe('every route of every service', () => {
     expect(res.status).toBe(400);
     // Z was erased by the walk: no new token, and the one minted before is refused everywhere.
     expect((await token(Z, 'admin')).status).toBe(404);
+    // Control forgot Z's people with it (a token's row names its person).
+    const pg = new Pool({ connectionString: testInfra().databaseUrl, max: 1 });
+    try {
+      const rows = async (t: string) => Number((await pg.query<{ n: string }>('select count(*)::text as n from control.people_tokens where tenant = $1', [t])).rows[0].n);
+      expect({ z: await rows(Z), a: (await rows(A)) > 0 }).toEqual({ z: 0, a: true });
+    } finally {
+      await pg.end();
+    }
     await expectEventually(async () => {
       expect((await call('analytics', 'GET', `/v1/query/series?match=up`, zAdmin)).status).toBe(401);
       expect((await call('alerting', 'GET', '/v1/alert-groups', zAdmin)).status).toBe(401);

@@ -239,6 +239,9 @@ export class TenantsService {
       await this.requireTenant(db, tenant);
       const keys = await db.query('select purpose, version from control.data_keys where tenant = $1', [tenant]);
       const apiKeys = await db.query('select key_id from control.api_keys where tenant = $1', [tenant]);
+      // People's tokens name a person (`sub`, often an e-mail): their rows go, and so do the revocations
+      // on the topic (the tenant's tokens are refused everywhere once it is erased).
+      const tokens = await db.query<{ jti: string; revoked: boolean }>('delete from control.people_tokens where tenant = $1 returning jti, revoked_at is not null as revoked', [tenant]);
       const erasedAt = new Date().toISOString();
       await db.query('insert into control.erased_tenants (id, erased_at) values ($1, $2) on conflict do nothing', [tenant, erasedAt]);
       await db.query('delete from control.tenants where id = $1', [tenant]);
@@ -248,6 +251,7 @@ export class TenantsService {
         `alert_config/${tenant}`,
         ...keys.rows.map((k) => `data_key/${tenant}/${k.purpose}/${k.version}`),
         ...apiKeys.rows.map((k) => `api_key/${k.key_id}`),
+        ...tokens.rows.filter((t) => t.revoked).map((t) => `token_revoked/${t.jti}`),
       ];
       await this.outbox.enqueue(db, tombstones.map(tombstoneEntry));
       // After tenant_erased: each service has shredded the keys when it carries out the request and acknowledges.
