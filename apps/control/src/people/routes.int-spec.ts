@@ -39,11 +39,11 @@ type Tenant = typeof A | typeof B;
 const creds: Record<string, { ingest: string; read: string; admin: string; viewer: string; operator: string; personAdmin: string }> = {};
 let zAdmin = '';
 
-async function call(service: ServiceName, method: string, path: string, credential?: string, body?: unknown): Promise<{ status: number; text: string }> {
+async function call(service: ServiceName, method: string, path: string, credential?: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   const withBody = method !== 'GET' && method !== 'DELETE';
   const res = await fetch(`${services[service].url}${path}`, {
     method,
-    headers: { ...(credential ? { authorization: `Bearer ${credential}` } : {}), ...(withBody ? { 'content-type': 'application/json' } : {}) },
+    headers: { ...headers, ...(credential ? { authorization: `Bearer ${credential}` } : {}), ...(withBody ? { 'content-type': 'application/json' } : {}) },
     body: withBody ? JSON.stringify(body ?? {}) : undefined,
   });
   return { status: res.status, text: await res.text() };
@@ -219,6 +219,30 @@ describe('every route of every service', () => {
       expect((await call('alerting', 'GET', '/v1/alert-groups', zAdmin)).status).toBe(401);
       expect((await call('exporters', 'GET', '/v1/prometheus/metrics', zAdmin)).status).toBe(401);
     });
+  });
+});
+
+describe('a platform credential acting for a tenant (X-Scope-OrgID)', () => {
+  it("reads the named tenant's data on the credential-scoped routes; a tenant's key cannot borrow the header", async () => {
+    // Outside control, the platform's credential is a platform-admin person's token.
+    const operatorToken = await token(undefined, 'platform-admin');
+    expect(operatorToken.status).toBe(201);
+    const platformPerson = operatorToken.token;
+    const series = (credential: string, scope?: string) => call('analytics', 'GET', `/v1/query/series?match=${METRIC_A}`, credential, undefined, scope ? { 'X-Scope-OrgID': scope } : {});
+    await expectEventually(async () => {
+      const res = await series(platformPerson, A);
+      expect(res.status).toBe(200);
+      expect(res.text).toContain(METRIC_A);
+    });
+    expect((await series(platformPerson)).status).toBe(403); // names no tenant
+    expect((await series(platformPerson, Z)).status).toBe(404); // erased by the walk
+    expect((await series(platformPerson, `nope-${run}`)).status).toBe(404);
+    const borrowed = await series(creds[B].admin, A);
+    expect(borrowed.status).toBe(200);
+    expect(borrowed.text).not.toContain(METRIC_A);
+    for (const [name, path] of [['alerting', '/v1/alert-groups'], ['exporters', '/v1/prometheus/metrics']] as const) {
+      expect({ name, status: (await call(name, 'GET', path, platformPerson, undefined, { 'X-Scope-OrgID': A })).status }).toEqual({ name, status: 200 });
+    }
   });
 });
 

@@ -52,8 +52,8 @@ async function setup() {
   const readiness = new Readiness();
   const logger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined } as never;
   const guard = new AuthGuard(new Reflector(), new Authenticator(dir, { platformToken: PLATFORM }), readiness, logger, denials);
-  const call = async (route: keyof Routes, credential?: string, params: Record<string, string> = {}) => {
-    const request: Record<string, unknown> = { headers: credential ? { authorization: `Bearer ${credential}` } : {}, params, method: 'GET', url: `/x/${route}`, routeOptions: { url: `/x/${route}` } };
+  const call = async (route: keyof Routes, credential?: string, params: Record<string, string> = {}, headers: Record<string, string> = {}) => {
+    const request: Record<string, unknown> = { headers: { ...headers, ...(credential ? { authorization: `Bearer ${credential}` } : {}) }, params, method: 'GET', url: `/x/${route}`, routeOptions: { url: `/x/${route}` } };
     const response = { header: () => response };
     const context = {
       getType: () => 'http',
@@ -148,6 +148,23 @@ describe('AuthGuard', () => {
     put({ kind: 'tenant', tenant: 'label-b', displayName: 'b', status: 'active', shards: 1, locale: 'en', createdAt: at });
     put({ kind: 'tenant_erased', tenant: 'label-b', erasedAt: at });
     expect((await call('read', await token({ tenant: 'label-b', role: 'admin' }))).status).toBe(401);
+  });
+
+  it('lets a platform credential act for the active tenant its X-Scope-OrgID names, and no other credential switch tenants with it', async () => {
+    const { call, key, put } = await setup();
+    const scope = (tenant: string) => ({ 'x-scope-orgid': tenant });
+    // Without the header the platform names no tenant (the handler's tenantOf refuses it); with it, that tenant.
+    expect(await call('read', PLATFORM)).toMatchObject({ status: 200, principal: { actor: 'platform', role: 'platform-admin' } });
+    expect((await call('read', PLATFORM)).principal).not.toHaveProperty('tenant');
+    expect(await call('read', PLATFORM, {}, scope('label-b'))).toMatchObject({ status: 200, principal: { actor: 'platform', tenant: 'label-b' } });
+    // Unknown, malformed or suspended: not found, like any tenant that is not there.
+    expect((await call('read', PLATFORM, {}, scope('label-zz'))).status).toBe(404);
+    expect((await call('read', PLATFORM, {}, scope('../label-b'))).status).toBe(404);
+    put({ kind: 'tenant', tenant: 'label-b', displayName: 'b', status: 'suspended', shards: 1, locale: 'en', createdAt: at });
+    expect((await call('read', PLATFORM, {}, scope('label-b'))).status).toBe(404);
+    // A tenant's own key (even an admin one) stays its own tenant's, whatever the header says.
+    const adminA = key('label-a', ['admin']).secret;
+    expect(await call('read', adminA, {}, scope('label-b'))).toMatchObject({ status: 200, principal: { tenant: 'label-a' } });
   });
 
   it("refuses a person's token once its revocation arrives, and only that token", async () => {

@@ -1,4 +1,5 @@
 import { HttpException, Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { TenantIdSchema } from '@headroom/contracts';
 import { Reflector } from '@nestjs/core';
 import { LOGGER, READINESS, type Logger, type Readiness } from '@headroom/runtime';
 import { Authenticator } from './authenticator';
@@ -24,7 +25,14 @@ interface GuardedRequest {
  * the route's `:tenant` is not the credential's — the same answer as a tenant that does not exist,
  * so another tenant's credential learns nothing about which tenants there are. 403: the credential
  * is the tenant's but its role (or scope) is too weak. Every refusal goes to the audit trail.
+ *
+ * A platform credential names no tenant; on the routes that serve the credential's own tenant (no
+ * `:tenant` in the path: queries, alert groups, the Prometheus endpoint) it acts for the tenant named in
+ * `X-Scope-OrgID` (Grafana Mimir's header), which must exist and be active (404 otherwise). Any other
+ * credential's tenant is its own: the header is ignored for it.
  */
+export const SCOPE_HEADER = 'x-scope-orgid';
+
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
@@ -65,8 +73,17 @@ export class AuthGuard implements CanActivate {
     } else if (requirement.role && !roleAtLeast(principal.role, requirement.role)) {
       this.refuse(request, route, 403, 'role_too_weak', `this route needs the ${requirement.role} role`, principal);
     }
-    request.principal = principal;
+    request.principal = principal.role === 'platform-admin' && pathTenant === undefined ? this.scoped(request, route, principal) : principal;
     return true;
+  }
+
+  /** The platform credential acting for the tenant its X-Scope-OrgID names, if it names one. */
+  private scoped(request: GuardedRequest, route: string, principal: Principal): Principal {
+    const named = request.headers[SCOPE_HEADER];
+    if (named === undefined || named === '') return principal;
+    const tenant = Array.isArray(named) ? undefined : TenantIdSchema.safeParse(named);
+    if (!tenant?.success || !this.authenticator.tenantIsActive(tenant.data)) this.refuse(request, route, 404, 'other_tenant', `${SCOPE_HEADER} names no active tenant`, principal);
+    return { ...principal, tenant: tenant.data };
   }
 
   private refuse(request: GuardedRequest, route: string, status: 401 | 403 | 404, reason: DenialReason, message: string, principal?: Principal): never {

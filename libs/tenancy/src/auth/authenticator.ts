@@ -30,6 +30,11 @@ export class Authenticator {
     this.platformDigest = options.platformToken ? digest(options.platformToken) : undefined;
   }
 
+  /** Whether `tenant` exists and is active (a platform credential may act for it: X-Scope-OrgID). */
+  tenantIsActive(tenant: string): boolean {
+    return this.directory.isActive(tenant);
+  }
+
   async authenticate(credential: string | undefined): Promise<Principal | undefined> {
     if (!credential) return undefined;
     if (parseApiKey(credential)) {

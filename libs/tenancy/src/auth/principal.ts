@@ -23,10 +23,11 @@ export function principalOf(request: unknown): Principal | undefined {
 
 /**
  * The tenant a request acts for, from its credential only (the routes without `:tenant`: query APIs,
- * alert groups). A platform credential names no tenant, so it is refused there.
+ * alert groups). A platform credential names one only through X-Scope-OrgID (see AuthGuard); without
+ * it, it is refused there.
  */
 export function tenantOf(request: unknown): { tenant: string; actor: Principal['actor'] } {
   const p = principalOf(request);
-  if (!p?.tenant) throw new ForbiddenException({ error: 'forbidden', message: 'this route serves the credential\'s own tenant; use a tenant\'s API key or token' });
+  if (!p?.tenant) throw new ForbiddenException({ error: 'forbidden', message: 'this route serves the credential\'s own tenant; use a tenant\'s API key or token, or a platform credential with X-Scope-OrgID' });
   return { tenant: p.tenant, actor: p.actor };
 }
