@@ -1,3 +1,7 @@
+import type { ErasureLeft } from '@headroom/contracts';
+import type { Logger } from '@headroom/runtime';
+import type { TenantDirectory } from './tenant-directory';
+
 /**
  * Subjects erased while this process runs, so that what was already on its way when the request
  * came — windows still open in memory, late points, telemetry records not consumed yet, a replay —
@@ -67,5 +71,65 @@ export class SubjectErasures {
       }
       if (subjects.size === 0) this.byTenant.delete(tenant);
     }
+  }
+}
+
+/** Where a service keeps its erased subjects across restarts (SubjectErasureLog in @headroom/database). */
+export interface SubjectErasureStore {
+  migrate(): Promise<void>;
+  record(tenant: string, subject: string, requestedAt: number): Promise<void>;
+  load(since: number): Promise<{ tenant: string; subject: string; requestedAt: number }[]>;
+  forgetTenant(tenant: string): Promise<number>;
+  prune(before: number): Promise<number>;
+}
+
+/**
+ * A service's SubjectErasures kept across restarts: the one owner of what analytics, alerting and
+ * exporters share. `load()` (in onModuleInit, before any record is consumed) fills the memory from the
+ * store; `add()` remembers a subject in memory at once, then in the store; an erased tenant's entries
+ * leave both.
+ */
+export class DurableSubjectErasures {
+  private markLoaded!: () => void;
+  private readonly loaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
+
+  constructor(
+    readonly memory: SubjectErasures,
+    private readonly store: SubjectErasureStore,
+    directory: TenantDirectory,
+    private readonly logger: Logger,
+  ) {
+    directory.onRecord((r) => {
+      if (r.kind !== 'tenant_erased') return;
+      this.memory.forgetTenant(r.tenant);
+      void this.loaded.then(() => this.store.forgetTenant(r.tenant)).catch((err) => this.logger.warn({ err: String(err), tenant: r.tenant }, 'could not forget an erased tenant’s suppression list'));
+    });
+  }
+
+  async load(now = Date.now()): Promise<void> {
+    await this.store.migrate();
+    await this.store.prune(now - this.memory.horizonMs);
+    const known = await this.store.load(now - this.memory.horizonMs);
+    for (const e of known) this.memory.add(e.tenant, e.subject, e.requestedAt);
+    if (known.length) this.logger.info({ subjects: known.length }, 'erased subjects reloaded from the suppression list');
+    this.markLoaded();
+  }
+
+  /** In memory first (nothing from before `requestedAt` is stored again from now on), then in the store. */
+  async add(tenant: string, subject: string, requestedAt: number): Promise<void> {
+    this.memory.add(tenant, subject, requestedAt);
+    await this.loaded;
+    await this.store.record(tenant, subject, requestedAt);
+  }
+
+  async prune(now = Date.now()): Promise<void> {
+    this.memory.prune(now);
+    await this.store.prune(now - this.memory.horizonMs);
+  }
+
+  /** The `left` entry of an erasure: the pseudonym stays on `store`'s list until the horizon. */
+  left(store: string, requestedAt: number, why: string): ErasureLeft {
+    const until = new Date(requestedAt + this.memory.horizonMs).toISOString();
+    return { store, reason: `the pseudonym stays on the suppression list until ${until}, so that ${why}; then it is pruned` };
   }
 }

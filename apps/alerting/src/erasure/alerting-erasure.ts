@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { inTransaction, PG_POOL, SubjectErasureLog } from '@headroom/database';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { CONTROL_READY, ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome, SubjectErasures } from '@headroom/tenancy';
+import { CONTROL_READY, DurableSubjectErasures, ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome, SubjectErasures } from '@headroom/tenancy';
 import { RULE_STATE_STORE, type RuleStateStore } from '../rules/rule-state-store';
 import { AlertingService } from '../alerting.service';
 
@@ -27,39 +27,26 @@ const SUBJECT_COLUMNS: readonly [table: string, column: string][] = [
 @Injectable()
 export class AlertingErasure implements OnModuleInit, OnApplicationShutdown {
   private readonly participant: ErasureParticipant;
-  /** Survives restarts: transitions replayed after one still name the subject (see SubjectErasureLog). */
-  private readonly log: SubjectErasureLog;
-  private markLoaded!: () => void;
-  private readonly loaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
+  /** Survives restarts: transitions replayed after one still name the subject. */
+  private readonly erased: DurableSubjectErasures;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(RULE_STATE_STORE) private readonly ruleState: RuleStateStore,
     @Inject(AlertingService) private readonly evaluation: AlertingService,
-    @Inject(SubjectErasures) private readonly erasedSubjects: SubjectErasures,
+    @Inject(SubjectErasures) erasedSubjects: SubjectErasures,
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
-    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(LOGGER) logger: Logger,
     @Inject(CONTROL_READY) ready: () => Promise<void>,
   ) {
-    this.log = new SubjectErasureLog(pool, 'alerting');
-    directory.onRecord((r) => {
-      if (r.kind !== 'tenant_erased') return;
-      this.erasedSubjects.forgetTenant(r.tenant);
-      void this.loaded.then(() => this.log.forgetTenant(r.tenant)).catch((err) => this.logger.warn({ err: String(err), tenant: r.tenant }, 'could not forget an erased tenant’s suppression list'));
-    });
+    this.erased = new DurableSubjectErasures(erasedSubjects, new SubjectErasureLog(pool, 'alerting'), directory, logger);
     this.participant = new ErasureParticipant('alerting', directory, publisher, { subject: (t, s) => this.subject(t, s), tenant: (t) => this.tenant(t) }, logger, { ready });
   }
 
   /** Before the dispatcher consumes (at bootstrap): subjects erased before a restart stay erased. */
   async onModuleInit(): Promise<void> {
-    await this.log.migrate();
-    const now = Date.now();
-    await this.log.prune(now - this.erasedSubjects.horizonMs);
-    const known = await this.log.load(now - this.erasedSubjects.horizonMs);
-    for (const e of known) this.erasedSubjects.add(e.tenant, e.subject, e.requestedAt);
-    if (known.length) this.logger.info({ subjects: known.length }, 'erased subjects reloaded from the suppression list');
-    this.markLoaded();
+    await this.erased.load();
   }
 
   onApplicationShutdown(): void {
@@ -70,9 +57,7 @@ export class AlertingErasure implements OnModuleInit, OnApplicationShutdown {
     const deleted: Record<string, number> = {};
     // Transitions already on their way (published before this) are dropped by the dispatcher from now on.
     const at = Date.now();
-    this.erasedSubjects.add(tenant, pseudonym, at);
-    await this.loaded;
-    await this.log.record(tenant, pseudonym, at);
+    await this.erased.add(tenant, pseudonym, at);
     // The rule state first: an alert still in it would resolve later and publish the subject's labels again.
     deleted['redis:rule_state'] = await this.evaluation.forgetSubject(tenant, pseudonym);
     await inTransaction(this.pool, async (db) => {
@@ -87,10 +72,7 @@ export class AlertingErasure implements OnModuleInit, OnApplicationShutdown {
           store: 'kafka:headroom.alerts.v1',
           reason: 'alert transitions already published carry the subject’s labels; they expire with the topic’s retention (30 days)',
         },
-        {
-          store: 'alerting.erased_subjects',
-          reason: `the pseudonym stays on the suppression list until ${new Date(at + this.erasedSubjects.horizonMs).toISOString()}, so that transitions replayed from Kafka are not paged again; then it is pruned`,
-        },
+        this.erased.left('alerting.erased_subjects', at, 'transitions replayed from Kafka are not paged again'),
       ],
     };
   }

@@ -7,7 +7,7 @@ import { LOGGER, type Logger } from '@headroom/runtime';
 import { CONTROL_READY, ErasureParticipant, PUBLISHER, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
 import { RESOLUTIONS } from '../windows/windows.repository';
 import { WindowsService } from '../windows/windows.service';
-import { SubjectErasures } from '@headroom/tenancy';
+import { DurableSubjectErasures, SubjectErasures } from '@headroom/tenancy';
 import { SUBJECT_EVENTS_RETENTION_MS, SubjectEventsRepository } from './subject-events.repository';
 
 /**
@@ -20,7 +20,7 @@ import { SUBJECT_EVENTS_RETENTION_MS, SubjectEventsRepository } from './subject-
 @Injectable()
 export class AnalyticsErasure implements OnModuleInit, OnApplicationShutdown {
   private readonly participant: ErasureParticipant;
-  private readonly log: SubjectErasureLog;
+  private readonly erased: DurableSubjectErasures;
   private timer: NodeJS.Timeout | undefined;
   private markMigrated!: () => void;
   private readonly migrated = new Promise<void>((resolve) => (this.markMigrated = resolve));
@@ -29,28 +29,20 @@ export class AnalyticsErasure implements OnModuleInit, OnApplicationShutdown {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(WindowsService) private readonly windows: WindowsService,
     @Inject(SubjectEventsRepository) private readonly events: SubjectEventsRepository,
-    @Inject(SubjectErasures) private readonly erasures: SubjectErasures,
+    @Inject(SubjectErasures) erasures: SubjectErasures,
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CONTROL_READY) ready: () => Promise<void>,
   ) {
-    this.log = new SubjectErasureLog(pool, 'analytics');
-    directory.onRecord((r) => {
-      if (r.kind !== 'tenant_erased') return;
-      this.erasures.forgetTenant(r.tenant);
-      void this.migrated.then(() => this.log.forgetTenant(r.tenant)).catch((err) => this.logger.warn({ err: String(err), tenant: r.tenant }, 'could not forget an erased tenant’s suppression list'));
-    });
+    this.erased = new DurableSubjectErasures(erasures, new SubjectErasureLog(pool, 'analytics'), directory, logger);
     this.participant = new ErasureParticipant('analytics', directory, publisher, { subject: (t, s, r) => this.subject(t, s, r), tenant: (t) => this.tenant(t) }, logger, { ready });
   }
 
   async onModuleInit(): Promise<void> {
     await this.events.migrate();
-    await this.log.migrate();
     // Before any telemetry is consumed (consumers start at bootstrap): subjects erased before a restart stay erased.
-    const known = await this.log.load(Date.now() - this.erasures.horizonMs);
-    for (const e of known) this.erasures.add(e.tenant, e.subject, e.requestedAt);
-    if (known.length) this.logger.info({ subjects: known.length }, 'erased subjects reloaded from the suppression list');
+    await this.erased.load();
     this.markMigrated();
     this.timer = setInterval(() => void this.prune(), 3600_000);
     this.timer.unref();
@@ -63,16 +55,14 @@ export class AnalyticsErasure implements OnModuleInit, OnApplicationShutdown {
 
   private async prune(): Promise<void> {
     const now = Date.now();
-    this.erasures.prune(now);
-    await this.log.prune(now - this.erasures.horizonMs).catch((err) => this.logger.warn({ err: String(err) }, 'could not prune the suppression list'));
+    await this.erased.prune(now).catch((err) => this.logger.warn({ err: String(err) }, 'could not prune the suppression list'));
     await this.events.prune(now - SUBJECT_EVENTS_RETENTION_MS).catch((err) => this.logger.warn({ err: String(err) }, 'could not prune subject events'));
   }
 
   async subject(tenant: string, pseudonym: string, request: ErasureRequestRecord): Promise<ErasureOutcome> {
     // First, so that nothing from before the request is stored again while the delete runs.
-    this.erasures.add(tenant, pseudonym, Date.parse(request.requestedAt));
+    await this.erased.add(tenant, pseudonym, Date.parse(request.requestedAt));
     await this.migrated;
-    await this.log.record(tenant, pseudonym, Date.parse(request.requestedAt));
     return this.windows.exclusive(async () => {
       const deleted: Record<string, number> = { 'analytics.subject_events': await this.events.deleteSubject(tenant, pseudonym) };
       await inTransaction(this.pool, async (db) => {
@@ -90,11 +80,7 @@ export class AnalyticsErasure implements OnModuleInit, OnApplicationShutdown {
         deleted['analytics.rollup_queue'] = (await db.query('delete from analytics.rollup_queue where tenant = $1 and series_id = any($2::text[])', [tenant, ids])).rowCount ?? 0;
         deleted['analytics.detector_state'] = (await db.query('delete from analytics.detector_state where tenant = $1 and series_id = any($2::text[])', [tenant, ids])).rowCount ?? 0;
       });
-      const until = new Date(Date.parse(request.requestedAt) + this.erasures.horizonMs).toISOString();
-      return {
-        deleted,
-        left: [{ store: 'analytics.erased_subjects', reason: `the pseudonym stays on the suppression list until ${until}, so that records replayed from Kafka are not stored again; then it is pruned` }],
-      };
+      return { deleted, left: [this.erased.left('analytics.erased_subjects', Date.parse(request.requestedAt), 'records replayed from Kafka are not stored again')] };
     });
   }
 

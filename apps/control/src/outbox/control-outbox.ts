@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import { AuditEventMessage, ControlRecordMessage, controlKey, type AuditEvent, type ControlRecord } from '@headroom/contracts';
-import { migrateSchema, PG_POOL } from '@headroom/database';
+import { inTransaction, migrateSchema, PG_POOL } from '@headroom/database';
 import type { SigningClock } from '@headroom/crypto';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
@@ -127,22 +127,14 @@ export class ControlOutbox implements OnModuleInit, OnApplicationShutdown {
    * Runs `publish` (control records sent outside the outbox: the boot's republication) under the
    * relay's lock and signing floor, so its signing times too come after every relayed record's.
    */
-  async underRelayLock<T>(publish: () => Promise<T>): Promise<T> {
-    const db = await this.pool.connect();
-    try {
-      await db.query('begin');
+  underRelayLock<T>(publish: () => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, async (db) => {
       await db.query('select pg_advisory_xact_lock($1)', [RELAY_LOCK]);
       await this.floorClock(db);
       const result = await publish();
       await this.saveClock(db);
-      await db.query('commit');
       return result;
-    } catch (err) {
-      await db.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      db.release();
-    }
+    });
   }
 
   private async floorClock(db: PoolClient): Promise<void> {

@@ -4,7 +4,7 @@ import type { ErasureLeft } from '@headroom/contracts';
 import { inTransaction, PG_POOL, SubjectErasureLog } from '@headroom/database';
 import type { RecordPublisher } from '@headroom/kafka';
 import { LOGGER, type Logger } from '@headroom/runtime';
-import { CONTROL_READY, ErasureParticipant, PUBLISHER, SubjectErasures, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
+import { CONTROL_READY, DurableSubjectErasures, ErasureParticipant, PUBLISHER, SubjectErasures, TenantDirectory, type ErasureOutcome } from '@headroom/tenancy';
 import type { ConfiguredSink } from '../sinks/registry';
 
 const ERASURE_SINKS = Symbol('ERASURE_SINKS');
@@ -30,37 +30,24 @@ const SINK_LEFT: Record<string, string> = {
 @Injectable()
 export class ExportersErasure implements OnModuleInit, OnApplicationShutdown {
   private readonly participant: ErasureParticipant;
-  private readonly log: SubjectErasureLog;
-  private markLoaded!: () => void;
-  private readonly loaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
+  private readonly erased: DurableSubjectErasures;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(ERASURE_SINKS) private readonly sinks: readonly ConfiguredSink[],
-    @Inject(SubjectErasures) private readonly erasures: SubjectErasures,
+    @Inject(SubjectErasures) erasures: SubjectErasures,
     @Inject(TenantDirectory) directory: TenantDirectory,
     @Inject(PUBLISHER) publisher: RecordPublisher,
-    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(LOGGER) logger: Logger,
     @Inject(CONTROL_READY) ready: () => Promise<void>,
   ) {
-    this.log = new SubjectErasureLog(pool, 'exporters');
-    directory.onRecord((r) => {
-      if (r.kind !== 'tenant_erased') return;
-      this.erasures.forgetTenant(r.tenant);
-      void this.loaded.then(() => this.log.forgetTenant(r.tenant)).catch((err) => this.logger.warn({ err: String(err), tenant: r.tenant }, 'could not forget an erased tenant’s suppression list'));
-    });
+    this.erased = new DurableSubjectErasures(erasures, new SubjectErasureLog(pool, 'exporters'), directory, logger);
     this.participant = new ErasureParticipant('exporters', directory, publisher, { subject: (t, s, r) => this.subject(t, s, Date.parse(r.requestedAt)), tenant: (t) => this.tenant(t) }, logger, { ready });
   }
 
   /** Before aggregates are consumed (at bootstrap): subjects erased before a restart stay erased. */
   async onModuleInit(): Promise<void> {
-    await this.log.migrate();
-    const now = Date.now();
-    await this.log.prune(now - this.erasures.horizonMs);
-    const known = await this.log.load(now - this.erasures.horizonMs);
-    for (const e of known) this.erasures.add(e.tenant, e.subject, e.requestedAt);
-    if (known.length) this.logger.info({ subjects: known.length }, 'erased subjects reloaded from the suppression list');
-    this.markLoaded();
+    await this.erased.load();
   }
 
   onApplicationShutdown(): void {
@@ -69,9 +56,7 @@ export class ExportersErasure implements OnModuleInit, OnApplicationShutdown {
 
   async subject(tenant: string, pseudonym: string, requestedAt = Date.now()): Promise<ErasureOutcome> {
     // First: windows from before the request still on their way are dropped from now on.
-    this.erasures.add(tenant, pseudonym, requestedAt);
-    await this.loaded;
-    await this.log.record(tenant, pseudonym, requestedAt);
+    await this.erased.add(tenant, pseudonym, requestedAt);
     const deleted: Record<string, number> = {};
     await inTransaction(this.pool, async (db) => {
       const series = await db.query<{ series_id: string }>(
@@ -82,14 +67,7 @@ export class ExportersErasure implements OnModuleInit, OnApplicationShutdown {
       deleted['exporters.prometheus_series'] = series.rowCount ?? 0;
       deleted['exporters.prometheus_windows'] = (await db.query('delete from exporters.prometheus_windows where tenant = $1 and series_id = any($2::text[])', [tenant, ids])).rowCount ?? 0;
     });
-    const until = new Date(requestedAt + this.erasures.horizonMs).toISOString();
-    return {
-      deleted,
-      left: [
-        ...this.sinksLeft(tenant),
-        { store: 'exporters.erased_subjects', reason: `the pseudonym stays on the suppression list until ${until}, so that aggregates still on Kafka do not re-create its series; then it is pruned` },
-      ],
-    };
+    return { deleted, left: [...this.sinksLeft(tenant), this.erased.left('exporters.erased_subjects', requestedAt, 'aggregates still on Kafka do not re-create its series')] };
   }
 
   async tenant(tenant: string): Promise<ErasureOutcome> {
